@@ -1,0 +1,214 @@
+"""The engine: one runner per network under one nursery, plus start-up recovery.
+
+Runners start on first use and live until the engine closes. The engine also
+owns the event hubs, so a screen can watch a network before its first run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import datetime
+
+import trio
+
+from panic_trio.domain import Event, Invocation, RunnerStatus
+from panic_trio.engine.broadcast import Broadcast, Subscription
+from panic_trio.engine.runner import (
+    STOPPED,
+    CompletionHook,
+    Invoke,
+    NetworkRunner,
+    Reply,
+    Request,
+    Resume,
+    RunnerDeps,
+    Start,
+    Stop,
+    TokenLookup,
+)
+from panic_trio.errors import PanicError
+from panic_trio.inputs import check_prompt
+from panic_trio.models import check_network
+from panic_trio.platforms.base import Call, Platform, Result
+from panic_trio.settings import Settings
+from panic_trio.store import invocations as invocation_queries
+from panic_trio.store.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+async def _plain_invoke(platform: Platform, call: Call) -> Result:
+    return await platform.invoke(call)
+
+
+def _ignore_completion(done: Invocation, following: Invocation) -> None:
+    """Default completion hook: nothing to archive."""
+
+
+class Engine:
+    """Starts, stops and watches runs. Create it with :func:`open_engine`."""
+
+    def __init__(self, deps: RunnerDeps, nursery: trio.Nursery) -> None:
+        self._deps = deps
+        self._nursery = nursery
+        self._runners: dict[int, NetworkRunner] = {}
+        self._hubs: dict[int, Broadcast[Event]] = {}
+
+    @property
+    def feed(self) -> Broadcast[Event]:
+        """Every network's events (the admin page's live feed)."""
+        return self._deps.feed
+
+    def status(self, network_id: int) -> RunnerStatus:
+        """The runner's latest status (no I/O)."""
+        runner = self._runners.get(network_id)
+        return RunnerStatus() if runner is None else runner.status
+
+    def statuses(self) -> dict[int, RunnerStatus]:
+        """The status of every network that has a runner."""
+        return {network_id: r.status for network_id, r in self._runners.items()}
+
+    def hub(self, network_id: int) -> Broadcast[Event]:
+        """The event hub of one network (created on first use)."""
+        hub = self._hubs.get(network_id)
+        if hub is None:
+            hub = self._hubs[network_id] = Broadcast[Event]()
+        return hub
+
+    @contextmanager
+    def watch(self, network_id: int) -> Iterator[Subscription[Event]]:
+        """Receive the network's events until the block exits (lossy if slow)."""
+        with self.hub(network_id).subscribe() as subscription:
+            yield subscription
+
+    async def start_run(self, network_id: int, prompt: str) -> Invocation:
+        """Start a run; replaces an active run whose lockout has passed.
+
+        Raises:
+            InvalidPrompt, NotFound, InvalidNetwork: nothing was changed.
+            LockedOut: a run is active and inside its lockout.
+        """
+        check_prompt(prompt)
+        network = await self._deps.store.get_network(network_id)
+        check_network(network.models)
+        reply = Reply[Invocation]()
+        await self._ask(network_id, Start(network, prompt, reply))
+        return await reply.wait()
+
+    async def stop_run(self, network_id: int, reason: str = STOPPED) -> bool:
+        """Stop the active run; returns once it is fully stopped. ``False`` if none was."""
+        if network_id not in self._runners:
+            return False
+        reply = Reply[bool]()
+        await self._ask(network_id, Stop(reason, reply))
+        return await reply.wait()
+
+    async def stop_all(self) -> int:
+        """Stop every active run; returns how many were stopped."""
+        stopped = 0
+
+        async def stop(network_id: int) -> None:
+            nonlocal stopped
+            stopped += await self.stop_run(network_id, "stopped by an admin")
+
+        async with trio.open_nursery() as nursery:
+            for network_id in list(self._runners):
+                nursery.start_soon(stop, network_id)
+        return stopped
+
+    async def forget(self, network_id: int) -> None:
+        """Stop a deleted network's run and drop its runner."""
+        await self.stop_run(network_id, "network deleted")
+        self._runners.pop(network_id, None)
+
+    async def _ask(self, network_id: int, request: Request) -> None:
+        runner = self._runners.get(network_id)
+        if runner is None:
+            runner = NetworkRunner(network_id, self._deps, self.hub(network_id))
+            self._runners[network_id] = runner
+            await self._nursery.start(runner.run)
+        await runner.request(request)
+
+    async def recover(self) -> int:
+        """Deal with runs a previous process left active; returns how many resumed.
+
+        A run is active when the last row of its network's latest run is
+        ``ready`` or ``invoking``. With ``resume_runs`` it continues from that
+        row; otherwise (and for any older stray row) the row is failed as
+        ``interrupted``. Either way no row stays ``invoking``.
+        """
+        store = self._deps.store
+        rows = await store.active_rows()
+        last: dict[int, Invocation] = {}
+        for row in rows:
+            latest = await store.read(invocation_queries.latest_run_number, row.network_id)
+            previous = last.get(row.network_id)
+            if row.run_number != latest or (
+                previous is not None and previous.sequence_number > row.sequence_number
+            ):
+                await store.fail(row.id, {"error": "interrupted"})
+                continue
+            if previous is not None:
+                await store.fail(previous.id, {"error": "interrupted"})
+            last[row.network_id] = row
+        resumed = 0
+        for row in last.values():
+            if not self._deps.settings.resume_runs:
+                await store.fail(row.id, {"error": "interrupted"})
+                continue
+            try:
+                network = await store.get_network(row.network_id)
+                genesis = await store.get_invocation(row.run_number)
+                reply = Reply[None]()
+                await self._ask(row.network_id, Resume(network, genesis, row, reply))
+                await reply.wait()
+                resumed += 1
+            except PanicError as exc:
+                logger.error("network %s: cannot resume run: %s", row.network_id, exc)
+                await store.fail(row.id, {"error": f"interrupted; not resumed: {exc}"})
+        return resumed
+
+    async def shut_down(self) -> None:
+        """End every run without failing it, so each resumes after a restart."""
+        async with trio.open_nursery() as nursery:
+            for runner in self._runners.values():
+                nursery.start_soon(runner.shut_down)
+
+
+@asynccontextmanager
+async def open_engine(
+    store: Store,
+    platforms: dict[str, Platform],
+    settings: Settings,
+    *,
+    tokens: TokenLookup,
+    invoke: Invoke = _plain_invoke,
+    on_completed: CompletionHook = _ignore_completion,
+    now: Callable[[], datetime] | None = None,
+) -> AsyncIterator[Engine]:
+    """Run the engine; entering recovers interrupted runs, exiting ends all runs.
+
+    On exit, active runs are shut down without being failed: with
+    ``resume_runs`` they continue when the engine next opens.
+    """
+    deps = RunnerDeps(
+        store=store,
+        platforms=platforms,
+        settings=settings,
+        tokens=tokens,
+        invoke=invoke,
+        on_completed=on_completed,
+        feed=Broadcast[Event](buffer=256),
+        now=now or store.now,
+    )
+    async with trio.open_nursery() as nursery:
+        engine = Engine(deps, nursery)
+        await engine.recover()
+        try:
+            yield engine
+        finally:
+            with trio.CancelScope(shield=True):
+                await engine.shut_down()
+            nursery.cancel_scope.cancel(reason="engine closed")

@@ -1,0 +1,360 @@
+"""One network's runner: a request loop and at most one run, in its own nursery.
+
+Requests (start, stop, resume) arrive on a memory channel and are handled one
+at a time, so two prompts can never both start a run. Each run is one task in
+one cancel scope: stopping or replacing a run cancels that scope (aborting an
+in-flight model call), the run's own cleanup marks the interrupted invocation
+``failed`` with ``metadata.cancelled``, and the request replies only after
+that cleanup is done. Nothing of a cancelled run can execute afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Final, Generic, TypeVar
+
+import outcome
+import trio
+
+from panic_trio.domain import Event, Invocation, Network, RunnerState, RunnerStatus
+from panic_trio.engine import schedule
+from panic_trio.engine.broadcast import Broadcast
+from panic_trio.errors import LockedOut, MissingToken, PanicError, PlatformError, PlatformTimeout
+from panic_trio.models import get_model
+from panic_trio.platforms.base import Call, Platform, Result
+from panic_trio.settings import Settings
+from panic_trio.store.store import Store
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+CLEANUP_TIMEOUT_SECONDS: Final = 10.0
+STOPPED: Final = "stopped"
+REPLACED: Final = "replaced by a new run"
+SHUTDOWN: Final = "server shutting down"
+
+TokenLookup = Callable[[int, str], Awaitable[str | None]]
+Invoke = Callable[[Platform, Call], Awaitable[Result]]
+CompletionHook = Callable[[Invocation, Invocation], None]
+
+
+class Reply(Generic[T]):
+    """A one-shot answer from the runner loop to the task that asked."""
+
+    def __init__(self) -> None:
+        self._done = trio.Event()
+        self._outcome: outcome.Outcome[T] | None = None
+
+    def send(self, result: outcome.Outcome[T]) -> None:
+        """Deliver the answer (once)."""
+        self._outcome = result
+        self._done.set()
+
+    async def wait(self) -> T:
+        """The answer, or the error the request raised."""
+        await self._done.wait()
+        assert self._outcome is not None
+        return self._outcome.unwrap()
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Start a run of ``network`` with ``prompt`` (or refuse: lockout)."""
+
+    network: Network
+    prompt: str
+    reply: Reply[Invocation]
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Stop the active run, if any; replies whether one was stopped."""
+
+    reason: str
+    reply: Reply[bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Continue an interrupted run at ``row`` (after a restart)."""
+
+    network: Network
+    genesis: Invocation
+    row: Invocation
+    reply: Reply[None]
+
+
+Request = Start | Stop | Resume
+
+
+@dataclass(slots=True)
+class RunnerDeps:
+    """What every runner shares: store, platforms, settings and hooks."""
+
+    store: Store
+    platforms: dict[str, Platform]
+    settings: Settings
+    tokens: TokenLookup
+    invoke: Invoke
+    on_completed: CompletionHook
+    feed: Broadcast[Event]
+    now: Callable[[], datetime]
+
+
+class NetworkRunner:
+    """Runs one network's runs, forever, until the engine shuts down."""
+
+    def __init__(self, network_id: int, deps: RunnerDeps, events: Broadcast[Event]) -> None:
+        self.network_id = network_id
+        self.status = RunnerStatus()
+        self.events = events
+        self._deps = deps
+        self._send, self._receive = trio.open_memory_channel[Request](0)
+        self._nursery: trio.Nursery | None = None
+        self._scope: trio.CancelScope | None = None
+        self._run_done = trio.Event()
+        self._cancel_reason = STOPPED
+        self._genesis_at = 0.0
+        self._lockout_until = 0.0
+        self._pending: Invocation | None = None
+
+    async def request(self, request: Request) -> None:
+        """Hand a request to the loop (waits until the loop takes it)."""
+        await self._send.send(request)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The request loop; ready as soon as it can take requests."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            task_status.started()
+            async with self._receive:
+                async for request in self._receive:
+                    await self._handle(request)
+
+    async def shut_down(self) -> None:
+        """End the active run without failing it (it resumes after a restart)."""
+        await self._cancel(SHUTDOWN)
+
+    async def _handle(self, request: Request) -> None:
+        if isinstance(request, Start):
+            request.reply.send(await outcome.acapture(self._start, request.network, request.prompt))
+        elif isinstance(request, Stop):
+            request.reply.send(await outcome.acapture(self._cancel, request.reason))
+        else:
+            request.reply.send(await outcome.acapture(self._resume, request))
+
+    @property
+    def active(self) -> bool:
+        """True while a run's task is alive."""
+        return self._scope is not None and not self._run_done.is_set()
+
+    async def _start(self, network: Network, prompt: str) -> Invocation:
+        now = trio.current_time()
+        if self.active and self.status.genesis is not None:
+            remaining = schedule.lockout_remaining(self._genesis_at, now, network.lockout_seconds)
+            if remaining > 0:
+                raise LockedOut(self.status.genesis, remaining)
+            await self._cancel(REPLACED)
+        genesis = await self._deps.store.create_genesis(network.id, network.models[0], prompt)
+        self._genesis_at = now
+        self._lockout_until = now + network.lockout_seconds
+        await self._launch(network, genesis, genesis, start_at=None)
+        return genesis
+
+    async def _resume(self, request: Resume) -> None:
+        wall_now = self._deps.now()
+        now = trio.current_time()
+        self._genesis_at = now - (wall_now - request.genesis.inserted_at).total_seconds()
+        self._lockout_until = self._genesis_at + request.network.lockout_seconds
+        start_at = None
+        if request.row.state == "ready" and request.row.sequence_number > 0:
+            completed_at = now - (wall_now - request.row.inserted_at).total_seconds()
+            delay = schedule.next_delay(completed_at - self._genesis_at, self._backoff)
+            start_at = max(now, completed_at + delay)
+        logger.info(
+            "network %s: resuming run %s at step %s",
+            self.network_id,
+            request.genesis.run_number,
+            request.row.sequence_number,
+        )
+        await self._launch(request.network, request.genesis, request.row, start_at=start_at)
+
+    async def _launch(
+        self, network: Network, genesis: Invocation, first: Invocation, start_at: float | None
+    ) -> None:
+        assert self._nursery is not None
+        self._scope = trio.CancelScope()
+        self._run_done = trio.Event()
+        self._cancel_reason = SHUTDOWN  # any cancel not asked for by _cancel() is a shutdown
+        self._pending = first
+        self._set_status(genesis=genesis, current=first, error=None)
+        self._nursery.start_soon(self._run, network, first, start_at, self._scope, self._run_done)
+
+    async def _cancel(self, reason: str) -> bool:
+        if not self.active:
+            return False
+        assert self._scope is not None
+        self._cancel_reason = reason
+        self._scope.cancel(reason=reason)
+        await self._run_done.wait()
+        return True
+
+    @property
+    def _backoff(self) -> Any:
+        return self._deps.settings.backoff_tiers
+
+    async def _run(
+        self,
+        network: Network,
+        first: Invocation,
+        start_at: float | None,
+        scope: trio.CancelScope,
+        done: trio.Event,
+    ) -> None:
+        """One run: invoke, complete, prepare the next, wait, repeat."""
+        try:
+            with scope:
+                await self._drive(network, first, start_at)
+        except Exception as exc:
+            # The runner's boundary: a bug or a store failure ends this run only.
+            logger.exception("network %s: run failed unexpectedly", self.network_id)
+            await self._finish_pending({"error": f"internal error: {exc}"}, error=str(exc))
+        finally:
+            if self._pending is not None:
+                await self._clean_up_cancelled()
+            done.set()
+
+    async def _drive(self, network: Network, current: Invocation, start_at: float | None) -> None:
+        store = self._deps.store
+        if start_at is not None:
+            self._set_status(current=current, next_at=start_at)
+            await trio.sleep_until(start_at)
+        while True:
+            if current.state != "invoking":
+                current = await store.set_invoking(current.id)
+            self._pending = current
+            self._set_status(current=current, next_at=None)
+            self._publish(current)
+            try:
+                result = await self._call(network, current)
+            except PlatformError as exc:
+                await self._finish_pending({"error": exc.message}, error=exc.message)
+                return
+            done, current = await store.complete_and_prepare_next(
+                current.id, result.output, result.metadata
+            )
+            self._pending = current
+            self._deps.on_completed(done, current)
+            now = trio.current_time()
+            next_at = now + schedule.next_delay(now - self._genesis_at, self._backoff)
+            self._set_status(current=current, next_at=next_at)
+            self._publish(done)
+            await trio.sleep_until(next_at)
+
+    async def _call(self, network: Network, invocation: Invocation) -> Result:
+        try:
+            model = get_model(invocation.model)
+        except PanicError:
+            raise PlatformError(f"Model with ID '{invocation.model}' no longer exists") from None
+        platform = self._deps.platforms.get(model.platform)
+        if platform is None:
+            raise PlatformError(f"the {model.platform} platform is not configured on this server")
+        token = None
+        if platform.requires_token:
+            token = await self._deps.tokens(network.owner_id, platform.name)
+            if not token:
+                raise MissingToken(
+                    f"no {platform.display_name} token configured for this network's owner",
+                    platform=platform.name,
+                    model=model.id,
+                )
+        call = Call(model=model, input=invocation.input, token=token, invocation_id=invocation.id)
+        timeout = self._deps.settings.invoke_timeout
+        try:
+            with trio.fail_after(timeout):
+                result = await self._deps.invoke(platform, call)
+        except trio.TooSlowError:
+            raise PlatformTimeout(
+                f"{model.name} did not answer within {timeout:g} s", platform=platform.name
+            ) from None
+        if not result.output.strip():
+            raise PlatformError(f"{model.name} returned an empty output", platform=platform.name)
+        return result
+
+    async def _finish_pending(self, metadata: dict[str, Any], *, error: str) -> None:
+        """Fail the pending invocation and end the run with ``error``."""
+        pending, self._pending = self._pending, None
+        failed = None
+        if pending is not None:
+            with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_TIMEOUT_SECONDS):
+                try:
+                    failed = await self._deps.store.fail(pending.id, metadata)
+                except PanicError:
+                    logger.exception("network %s: could not record failure", self.network_id)
+        self._set_status(state="failed", current=failed or pending, next_at=None, error=error)
+        if failed is not None:
+            self._publish(failed)
+
+    async def _clean_up_cancelled(self) -> None:
+        """After a cancel: fail (or, on shutdown, release) the pending invocation."""
+        pending, self._pending = self._pending, None
+        assert pending is not None
+        store = self._deps.store
+        with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_TIMEOUT_SECONDS):
+            try:
+                if self._cancel_reason == SHUTDOWN:
+                    if pending.state == "invoking":
+                        await store.set_ready(pending.id)
+                    return
+                failed = await store.fail(
+                    pending.id, {"cancelled": True, "error": f"cancelled: {self._cancel_reason}"}
+                )
+            except PanicError:
+                logger.exception("network %s: could not record cancellation", self.network_id)
+                return
+        self._set_status(state="idle", genesis=None, current=None, next_at=None, error=None)
+        self._publish(failed)
+
+    def _set_status(self, *, state: RunnerState | None = None, **changes: Any) -> None:
+        """Update the status value and tell watchers.
+
+        ``changes`` may name ``genesis``, ``current``, ``next_at`` (Trio time)
+        and ``error``; the state is derived unless given.
+        """
+        fields: dict[str, Any] = {}
+        if "genesis" in changes:
+            genesis = changes["genesis"]
+            fields["genesis"] = genesis
+            fields["lockout_until"] = None if genesis is None else self._wall(self._lockout_until)
+        if "current" in changes:
+            fields["current"] = changes["current"]
+        if "next_at" in changes:
+            next_at = changes["next_at"]
+            fields["next_invocation_at"] = None if next_at is None else self._wall(next_at)
+        if "error" in changes:
+            fields["error"] = changes["error"]
+        status = replace(self.status, **fields)
+        if state is None:
+            if status.current is not None and status.current.state == "invoking":
+                state = "invoking"
+            elif status.next_invocation_at is not None:
+                state = "waiting"
+            else:
+                state = status.state
+        if state in ("idle", "failed"):
+            status = replace(status, next_invocation_at=None, lockout_until=None)
+        self.status = replace(status, state=state)
+        self._emit(Event("status", None, self.status))
+
+    def _wall(self, deadline: float) -> datetime:
+        return self._deps.now() + timedelta(seconds=deadline - trio.current_time())
+
+    def _publish(self, invocation: Invocation) -> None:
+        self._emit(Event("invocation", invocation, self.status))
+
+    def _emit(self, event: Event) -> None:
+        self.events.publish(event)
+        self._deps.feed.publish(event)

@@ -1,0 +1,137 @@
+"""The one error tree of panic_trio.
+
+Every error this package raises on purpose is a :class:`PanicError`. Foreign
+errors (SQLAlchemy, httpx, boto3, Pillow) are translated into this tree at one
+boundary per library, so callers only ever catch these::
+
+    PanicError
+    ├── ConfigError                 bad settings or environment
+    ├── NotFound                    no such user / network / invocation
+    ├── PermissionDenied            the caller may not do that
+    ├── InvalidInput                a value a person typed is unacceptable
+    │   ├── InvalidNetwork          the model cycle cannot run (reason in words)
+    │   ├── InvalidPrompt           empty, blank or over-long prompt
+    │   └── InvalidWatcher          a display configuration is invalid
+    ├── LockedOut                   a run is active and still in its lockout
+    ├── PlatformError               a model call failed (after its own retries)
+    │   ├── PlatformTimeout
+    │   ├── PlatformRejected        the provider said no (status, message)
+    │   ├── ContentFiltered         the provider refused the content
+    │   ├── MissingToken            the network owner has no token for it
+    │   └── PlatformUnavailable     transient failures outlasted the retries
+    ├── StoreError                  the database failed
+    └── ArchiveError                download, conversion or storage failed
+
+Messages are written for an operator: they say what happened and, where it
+helps, what to do.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from panic_trio.domain import Invocation
+
+
+class PanicError(Exception):
+    """Base of every error panic_trio raises on purpose."""
+
+
+class ConfigError(PanicError):
+    """Settings or environment variables are invalid."""
+
+
+class NotFound(PanicError):
+    """The user, network or invocation does not exist (or is not yours)."""
+
+
+class PermissionDenied(PanicError):
+    """The caller is not allowed to do that."""
+
+
+class InvalidInput(PanicError):
+    """A value supplied by a person was rejected; nothing was changed.
+
+    ``field`` names the offending field where there is one.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidNetwork(InvalidInput):
+    """The network's model cycle cannot run; the message says why."""
+
+
+class InvalidPrompt(InvalidInput):
+    """The prompt is empty, blank or too long."""
+
+
+class InvalidWatcher(InvalidInput):
+    """A watcher (display) configuration is invalid."""
+
+
+class LockedOut(PanicError):
+    """A run is active and still inside its lockout window.
+
+    Attributes:
+        genesis: the active run's first invocation.
+        retry_after: seconds until a new prompt will be accepted.
+    """
+
+    def __init__(self, genesis: Invocation, retry_after: float) -> None:
+        super().__init__(f"Please wait before starting a new run ({retry_after:.1f} s left)")
+        self.genesis = genesis
+        self.retry_after = retry_after
+
+
+class PlatformError(PanicError):
+    """A model call failed. ``platform`` and ``model`` say where."""
+
+    def __init__(self, message: str, *, platform: str = "", model: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.platform = platform
+        self.model = model
+
+
+class PlatformTimeout(PlatformError):
+    """The call did not finish within its time budget."""
+
+
+class PlatformRejected(PlatformError):
+    """The provider answered with an error that retrying will not fix."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, platform: str = "", model: str = ""
+    ) -> None:
+        super().__init__(message, platform=platform, model=model)
+        self.status = status
+
+
+class ContentFiltered(PlatformError):
+    """The provider refused the input or output as unsafe content."""
+
+
+class MissingToken(PlatformError):
+    """The network owner has no API token for the model's platform."""
+
+
+class PlatformUnavailable(PlatformError):
+    """Transient failures (429, 5xx, network errors) outlasted the retries."""
+
+
+class StoreError(PanicError):
+    """The database failed (locked, full, unreachable or corrupt)."""
+
+
+class ArchiveError(PanicError):
+    """Archiving an output failed; the provider URL is kept."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.transient = transient

@@ -1,0 +1,96 @@
+"""Rules for values people type: prompts, emails, network fields.
+
+Each check raises :class:`~panic_trio.errors.InvalidInput` (or a subclass)
+naming the field, before anything is written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+from panic_trio.domain import MAX_PROMPT_CHARS
+from panic_trio.errors import InvalidInput, InvalidNetwork, InvalidPrompt
+from panic_trio.models import check_network
+
+MAX_NAME_CHARS: Final = 200
+MAX_DESCRIPTION_CHARS: Final = 10_000
+MAX_LOCKOUT_SECONDS: Final = 24 * 3600
+NETWORK_FIELDS: Final = ("name", "description", "models", "lockout_seconds")
+_EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def check_prompt(prompt: object) -> str:
+    """A prompt must have visible text, at most 2,000 characters and no NUL."""
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InvalidPrompt("prompt must not be empty", field="prompt")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise InvalidPrompt(
+            f"prompt must be at most {MAX_PROMPT_CHARS:,} characters (it has {len(prompt):,})",
+            field="prompt",
+        )
+    if "\x00" in prompt:
+        raise InvalidPrompt("prompt must not contain NUL characters", field="prompt")
+    return prompt
+
+
+def check_email(email: object) -> str:
+    """A plausible email address, trimmed and lower-cased."""
+    if not isinstance(email, str) or not _EMAIL.match(email.strip()) or len(email) > 320:
+        raise InvalidInput("enter a valid email address", field="email")
+    return email.strip().lower()
+
+
+def _text(value: object, field: str, limit: int, *, required: bool) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} must be text", field=field)
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(f"{field} must not be empty", field=field)
+    if len(value) > limit:
+        raise InvalidInput(f"{field} must be at most {limit:,} characters", field=field)
+    if "\x00" in value:
+        raise InvalidInput(f"{field} must not contain NUL characters", field=field)
+    return value
+
+
+def check_lockout(value: object) -> int:
+    """Lockout seconds: a whole number from 0 (no lockout) to one day."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput("lockout seconds must be a whole number", field="lockout_seconds")
+    if not 0 <= value <= MAX_LOCKOUT_SECONDS:
+        raise InvalidInput(
+            f"lockout seconds must be between 0 and {MAX_LOCKOUT_SECONDS:,}",
+            field="lockout_seconds",
+        )
+    return value
+
+
+def check_models(models: object) -> list[str]:
+    """A model list that forms a runnable cycle (the original's messages)."""
+    if isinstance(models, str) or not isinstance(models, list | tuple):
+        raise InvalidNetwork("models must be a list of model ids", field="models")
+    if not all(isinstance(m, str) for m in models):
+        raise InvalidNetwork("models must be a list of model ids", field="models")
+    check_network(list(models))
+    return list(models)
+
+
+def check_network_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a create or update of a network; returns the cleaned values."""
+    unknown = sorted(set(fields) - set(NETWORK_FIELDS))
+    if unknown:
+        raise InvalidInput(f"unknown network field(s): {', '.join(unknown)}")
+    cleaned: dict[str, Any] = {}
+    if "name" in fields:
+        cleaned["name"] = _text(fields["name"], "name", MAX_NAME_CHARS, required=True)
+    if "description" in fields:
+        cleaned["description"] = _text(
+            fields["description"], "description", MAX_DESCRIPTION_CHARS, required=False
+        )
+    if "models" in fields:
+        cleaned["models"] = check_models(fields["models"])
+    if "lockout_seconds" in fields:
+        cleaned["lockout_seconds"] = check_lockout(fields["lockout_seconds"])
+    return cleaned

@@ -1,0 +1,283 @@
+"""The embedding API: the whole engine for Python programs, without a web server.
+
+``async with open_panic(settings) as panic:`` migrates the database, resumes
+interrupted runs and gives a :class:`Panic` with the operations of the
+contract. Leaving the block ends every run without failing it, so runs resume
+the next time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from panic_trio.blocking import ThreadSeam
+from panic_trio.domain import (
+    DEFAULT_LOCKOUT_SECONDS,
+    PLATFORM_TOKEN_NAMES,
+    Event,
+    Invocation,
+    Network,
+    RunnerStatus,
+    User,
+)
+from panic_trio.engine import Engine, open_engine
+from panic_trio.engine.broadcast import Subscription
+from panic_trio.errors import InvalidInput, NotFound
+from panic_trio.inputs import check_email, check_network_fields
+from panic_trio.platforms.base import Platform
+from panic_trio.platforms.registry import Platforms, open_platforms
+from panic_trio.security import passwords, tokens
+from panic_trio.settings import Settings
+from panic_trio.store import accounts
+from panic_trio.store.store import Store, open_store
+
+
+class Panic:
+    """Users, networks and runs. Every ``async`` method is a checkpoint.
+
+    Obtain one with :func:`open_panic`; do not construct it directly.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        engine: Engine,
+        platforms: Platforms,
+        cipher: tokens.TokenCipher,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.engine = engine
+        self.platforms = platforms
+        self._cipher = cipher
+        self._crypto = ThreadSeam("password-hashing", 2, inline=store.writes.inline)
+
+    # Accounts
+
+    async def create_user(self, email: str, password: str, *, admin: bool = False) -> User:
+        """Create an account (password hashed with argon2).
+
+        Raises:
+            InvalidInput: bad email, weak password or email already taken.
+        """
+        email = check_email(email)
+        passwords.check_password_rules(password)
+        password_hash = await self._crypto.run(passwords.hash_password, password)
+        return await self.store.create_user(email, password_hash, admin)
+
+    async def authenticate(self, email: str, password: str) -> User | None:
+        """The user if the password is right, else ``None`` (same cost either way)."""
+        found = await self.store.user_credentials(email.strip())
+        ok = await self._crypto.run(
+            passwords.verify_password, found[1] if found else None, password
+        )
+        return found[0] if (found and ok) else None
+
+    async def get_user(self, user_id: int) -> User:
+        """The user, or :class:`NotFound`."""
+        user = await self.store.get_user(user_id)
+        if user is None:
+            raise NotFound(f"no user with id {user_id}")
+        return user
+
+    async def set_platform_token(self, user_id: int, name: str, value: str | None) -> None:
+        """Store a platform token encrypted (``None`` or blank removes it).
+
+        Raises:
+            InvalidInput: unknown token name.
+            NotFound: no such user.
+        """
+        if name not in PLATFORM_TOKEN_NAMES:
+            raise InvalidInput(
+                f"unknown token name {name!r} (use one of {', '.join(PLATFORM_TOKEN_NAMES)})",
+                field="name",
+            )
+        await self.get_user(user_id)
+        value = (value or "").strip()
+        ciphertext = self._cipher.encrypt(value) if value else None
+        await self.store.store_platform_token(user_id, name, ciphertext)
+
+    async def platform_token(self, user_id: int, name: str) -> str | None:
+        """The decrypted token (for the engine; never show it to people)."""
+        ciphertext = await self.store.platform_token(user_id, name)
+        return None if ciphertext is None else self._cipher.decrypt(ciphertext)
+
+    async def masked_tokens(self, user_id: int) -> dict[str, str]:
+        """The user's tokens as they may be shown: masked."""
+        stored = await self.store.read(accounts.platform_tokens_of, user_id)
+        return {name: tokens.mask(self._cipher.decrypt(ct)) for name, ct in stored.items()}
+
+    async def create_api_key(self, user_id: int, name: str) -> str:
+        """A new personal API key; only its hash is kept, so show it now."""
+        await self.get_user(user_id)
+        key = tokens.new_api_key()
+        label = (name or "API key").strip()[:200]
+        await self.store.write(
+            accounts.insert_api_key,
+            user_id,
+            label,
+            key[:8],
+            tokens.hash_api_key(key),
+            self.store.now(),
+        )
+        return key
+
+    async def user_for_api_key(self, key: str) -> User | None:
+        """The owner of a personal API key, or ``None``."""
+        return await self.store.write(
+            accounts.user_by_api_key, tokens.hash_api_key(key), self.store.now()
+        )
+
+    # Networks
+
+    async def create_network(
+        self,
+        owner_id: int,
+        name: str,
+        *,
+        models: list[str],
+        description: str = "",
+        lockout_seconds: int = DEFAULT_LOCKOUT_SECONDS,
+    ) -> Network:
+        """Create a network; its cycle must be valid.
+
+        Raises:
+            InvalidNetwork: the cycle cannot run (the reason says why).
+            InvalidInput: a bad name, description or lockout.
+            NotFound: no such owner.
+        """
+        cleaned = check_network_fields(
+            {
+                "name": name,
+                "description": description,
+                "models": models,
+                "lockout_seconds": lockout_seconds,
+            }
+        )
+        await self.get_user(owner_id)
+        return await self.store.create_network(
+            owner_id,
+            cleaned["name"],
+            cleaned["description"],
+            cleaned["models"],
+            cleaned["lockout_seconds"],
+        )
+
+    async def update_network(self, network_id: int, **fields: Any) -> Network:
+        """Change ``name``, ``description``, ``models`` or ``lockout_seconds``.
+
+        A model change takes effect at the run's next step. Invalid values
+        raise before anything is written.
+        """
+        cleaned = check_network_fields(fields)
+        if not cleaned:
+            return await self.get_network(network_id)
+        return await self.store.update_network(network_id, cleaned)
+
+    async def get_network(self, network_id: int) -> Network:
+        """The network, or :class:`NotFound`."""
+        return await self.store.get_network(network_id)
+
+    async def list_networks(self, owner_id: int | None = None) -> list[Network]:
+        """One owner's networks (or all)."""
+        return await self.store.list_networks(owner_id)
+
+    async def delete_network(self, network_id: int) -> None:
+        """Stop its run, then delete the network and its invocations."""
+        await self.get_network(network_id)
+        await self.engine.forget(network_id)
+        await self.store.delete_network(network_id)
+
+    # Runs
+
+    async def start_run(self, network_id: int, prompt: str) -> Invocation:
+        """Start a run and return its genesis invocation.
+
+        Raises:
+            LockedOut: a run is active and in its lockout (``retry_after``).
+            InvalidPrompt, InvalidNetwork, NotFound: nothing was changed.
+        """
+        return await self.engine.start_run(network_id, prompt)
+
+    async def stop_run(self, network_id: int) -> bool:
+        """Stop the active run; ``True`` if one was stopped. Returns when it is done."""
+        return await self.engine.stop_run(network_id)
+
+    async def stop_all(self) -> int:
+        """Stop every active run; returns how many."""
+        return await self.engine.stop_all()
+
+    def status(self, network_id: int) -> RunnerStatus:
+        """The runner's latest status (synchronous, no I/O)."""
+        return self.engine.status(network_id)
+
+    async def list_run(self, network_id: int, run_number: int) -> list[Invocation]:
+        """A run's invocations by sequence number."""
+        return await self.store.list_run(network_id, run_number)
+
+    async def get_invocation(self, invocation_id: int) -> Invocation:
+        """One invocation, or :class:`NotFound`."""
+        return await self.store.get_invocation(invocation_id)
+
+    async def recent_invocations(self, limit: int = 100) -> list[Invocation]:
+        """The newest invocations across all networks, newest first."""
+        return await self.store.recent_invocations(limit)
+
+    @asynccontextmanager
+    async def watch(self, network_id: int) -> AsyncIterator[Subscription[Event]]:
+        """Live events of one network, from now until the block exits.
+
+        A consumer too slow to keep up loses events rather than slowing the
+        run (see ``Subscription.dropped``); each event carries the status.
+        """
+        await trio.lowlevel.checkpoint()
+        with self.engine.watch(network_id) as subscription:
+            yield subscription
+
+    async def backup(self, path: Path) -> None:
+        """Write a consistent copy of the database to ``path``."""
+        await self.store.backup(path)
+
+
+@asynccontextmanager
+async def open_panic(
+    settings: Settings | None = None,
+    *,
+    platforms: Mapping[str, Platform] | None = None,
+    inline: bool = False,
+) -> AsyncIterator[Panic]:
+    """Open the store, the platforms and the engine, and give a :class:`Panic`.
+
+    Args:
+        settings: defaults to :meth:`Settings.from_env`.
+        platforms: extra or replacement platforms by name (tests, plug-ins).
+        inline: run blocking calls on the event loop instead of threads, for
+            deterministic tests with Trio's ``MockClock`` only.
+
+    Entering migrates the database and resumes interrupted runs; exiting ends
+    every run without failing it.
+    """
+    settings = settings or Settings.from_env()
+    secret = await trio.to_thread.run_sync(
+        tokens.load_secret_key, settings.secret_key, settings.data_dir
+    )
+    cipher = tokens.TokenCipher(secret)
+    async with (
+        open_store(settings.database_url, inline=inline) as store,
+        open_platforms(settings, inline=inline) as available,
+    ):
+        by_name = {**available.by_name, **(platforms or {})}
+        resolved = Platforms(by_name=by_name, dummy=available.dummy)
+
+        async def token_for(owner_id: int, name: str) -> str | None:
+            ciphertext = await store.platform_token(owner_id, name)
+            return None if ciphertext is None else cipher.decrypt(ciphertext)
+
+        async with open_engine(store, by_name, settings, tokens=token_for) as engine:
+            yield Panic(settings, store, engine, resolved, cipher)

@@ -1,0 +1,1 @@
+"""Password hashing, token encryption and API-key hashing."""

@@ -1,0 +1,194 @@
+"""Settings: one frozen value, loaded from ``PANIC_*`` environment variables.
+
+Defaults run offline (SQLite file, dummy models, local archive folder).
+Unknown ``PANIC_*`` variables are an error, so a typo never silently falls back
+to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from panic_trio.errors import ConfigError
+
+BackoffTiers = tuple[tuple[float, float], ...]
+"""``((age_limit_seconds, delay_seconds), ...)``, limits increasing, last is ``inf``."""
+
+DEFAULT_BACKOFF: Final = "600:1,3600:15,inf:600"
+ARCHIVE_BACKENDS: Final = ("local", "s3")
+ENV_PREFIX: Final = "PANIC_"
+
+
+def parse_backoff(text: str) -> BackoffTiers:
+    """Parse ``"600:1,3600:15,inf:600"`` into tiers, with a clear error."""
+    tiers: list[tuple[float, float]] = []
+    for part in text.split(","):
+        limit_text, sep, delay_text = part.strip().partition(":")
+        if not sep:
+            raise ConfigError(
+                f"backoff tier {part.strip()!r} must look like AGE_LIMIT:DELAY, e.g. 600:1"
+            )
+        try:
+            limit, delay = float(limit_text), float(delay_text)
+        except ValueError:
+            raise ConfigError(f"backoff tier {part.strip()!r} must contain numbers") from None
+        if math.isnan(limit) or math.isnan(delay) or delay < 0 or math.isinf(delay):
+            raise ConfigError(f"backoff tier {part.strip()!r}: delay must be a finite number >= 0")
+        if tiers and limit <= tiers[-1][0]:
+            raise ConfigError("backoff age limits must increase from tier to tier")
+        tiers.append((limit, delay))
+    if not math.isinf(tiers[-1][0]):
+        raise ConfigError("the last backoff tier must have the age limit 'inf', e.g. inf:600")
+    return tuple(tiers)
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{text!r} is not a boolean (use true or false)")
+
+
+def _parse_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{text!r} is not a number") from None
+    if math.isnan(value):
+        raise ConfigError("NaN is not a valid number here")
+    return value
+
+
+def _parse_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"{text!r} is not a whole number") from None
+
+
+def _optional(text: str) -> str | None:
+    return text or None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything configurable, with defaults that run offline.
+
+    Each field is set by the environment variable ``PANIC_<FIELD>`` (upper
+    case); ``backoff`` may be given as a string such as ``"inf:0"``.
+    """
+
+    database_url: str = "sqlite:///./panic.db"
+    secret_key: str | None = None
+    data_dir: Path = Path("./panic-data")
+    public_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    archive: str = "local"
+    s3_endpoint_url: str | None = None
+    s3_bucket: str = "panic-invocation-outputs"
+    s3_public_url: str | None = None
+    s3_create_bucket: bool = False
+    openai_base_url: str = "https://api.openai.com/v1"
+    replicate_base_url: str = "https://api.replicate.com/v1"
+    gemini_base_url: str = "https://generativelanguage.googleapis.com/v1beta"
+    vestaboard_base_url: str = "https://rw.vestaboard.com"
+    backoff: BackoffTiers | str = DEFAULT_BACKOFF
+    dummy_delay: float = 0.0
+    resume_runs: bool = True
+    invoke_timeout: float = 600.0
+    platform_retries: int = 3
+    shutdown_timeout: float = 10.0
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.backoff, str):
+            object.__setattr__(self, "backoff", parse_backoff(self.backoff))
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        if self.archive not in ARCHIVE_BACKENDS:
+            raise ConfigError(
+                f"archive must be one of {', '.join(ARCHIVE_BACKENDS)}, not {self.archive!r}"
+            )
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"port must be between 1 and 65535, not {self.port}")
+        for name in ("dummy_delay", "invoke_timeout", "shutdown_timeout"):
+            value = getattr(self, name)
+            if not (value >= 0 and math.isfinite(value)):
+                raise ConfigError(f"{name} must be a finite number >= 0, not {value}")
+        if self.platform_retries < 0:
+            raise ConfigError("platform_retries must be >= 0")
+        if not self.database_url.startswith(("sqlite:", "postgresql")):
+            raise ConfigError(
+                "database_url must be a sqlite:/// or postgresql+psycopg:// URL, "
+                f"not {self.database_url!r}"
+            )
+
+    @property
+    def backoff_tiers(self) -> BackoffTiers:
+        """The parsed backoff tiers (``backoff`` is always parsed after init)."""
+        assert not isinstance(self.backoff, str)
+        return self.backoff
+
+    @property
+    def base_url(self) -> str:
+        """The URL browsers and models use to reach this server."""
+        url = self.public_url or f"http://{self.host}:{self.port}"
+        return url.rstrip("/")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from ``PANIC_*`` variables, then apply ``overrides``.
+
+        Raises:
+            ConfigError: an unknown ``PANIC_*`` variable, or a value that does
+                not parse; the message names the variable.
+        """
+        env = os.environ if environ is None else environ
+        known = {f.name for f in dataclasses.fields(cls)}
+        values: dict[str, object] = {}
+        for key, raw in env.items():
+            if not key.startswith(ENV_PREFIX):
+                continue
+            name = key[len(ENV_PREFIX) :].lower()
+            if name not in known:
+                raise ConfigError(f"unknown setting {key} (known: {_known_list(known)})")
+            try:
+                values[name] = _PARSERS.get(name, str)(raw)
+            except ConfigError as exc:
+                raise ConfigError(f"{key}: {exc}") from None
+        values.update(overrides)
+        try:
+            return cls(**values)  # type: ignore[arg-type]
+        except ConfigError:
+            raise
+        except TypeError as exc:
+            raise ConfigError(str(exc)) from None
+
+
+def _known_list(known: set[str]) -> str:
+    return ", ".join(ENV_PREFIX + name.upper() for name in sorted(known))
+
+
+_PARSERS: Final[dict[str, Callable[[str], object]]] = {
+    "secret_key": _optional,
+    "public_url": _optional,
+    "s3_endpoint_url": _optional,
+    "s3_public_url": _optional,
+    "s3_create_bucket": _parse_bool,
+    "data_dir": Path,
+    "port": _parse_int,
+    "backoff": parse_backoff,
+    "dummy_delay": _parse_number,
+    "resume_runs": _parse_bool,
+    "invoke_timeout": _parse_number,
+    "platform_retries": _parse_int,
+    "shutdown_timeout": _parse_number,
+}

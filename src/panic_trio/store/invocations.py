@@ -1,0 +1,225 @@
+"""Sync queries for invocations: the life of a run, row by row.
+
+Every write returns the row as written, so the engine never re-reads. Writes
+are guarded by the state they expect, so a late write can never resurrect an
+invocation that a stop already failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from panic_trio.domain import ACTIVE_STATES, Invocation
+from panic_trio.errors import NotFound, StoreError
+from panic_trio.store.schema import invocations, networks
+
+_T = invocations
+
+
+def invocation_from_row(row: Any) -> Invocation:
+    """An :class:`Invocation` from an ``invocations`` row."""
+    return Invocation(
+        id=row.id,
+        network_id=row.network_id,
+        run_number=row.run_number,
+        sequence_number=row.sequence_number,
+        model=row.model,
+        input=row.input,
+        output=row.output,
+        state=row.state,
+        metadata=dict(row.metadata),
+        inserted_at=row.inserted_at,
+        updated_at=row.updated_at,
+    )
+
+
+def insert_genesis(
+    conn: Connection, network_id: int, model: str, prompt: str, now: datetime
+) -> Invocation:
+    """Create a run's first invocation, ``invoking`` at once; ``run_number`` is its id."""
+    new_id = conn.execute(
+        insert(_T)
+        .values(
+            network_id=network_id,
+            sequence_number=0,
+            model=model,
+            input=prompt,
+            state="invoking",
+            metadata={},
+            inserted_at=now,
+            updated_at=now,
+        )
+        .returning(_T.c.id)
+    ).scalar_one()
+    row = conn.execute(
+        update(_T).where(_T.c.id == new_id).values(run_number=new_id).returning(_T)
+    ).one()
+    return invocation_from_row(row)
+
+
+def _guarded_update(
+    conn: Connection, invocation_id: int, expected: tuple[str, ...], values: dict[str, Any]
+) -> Invocation:
+    row = conn.execute(
+        update(_T)
+        .where(_T.c.id == invocation_id, _T.c.state.in_(expected))
+        .values(**values)
+        .returning(_T)
+    ).first()
+    if row is None:
+        raise StoreError(
+            f"invocation {invocation_id} is not {' or '.join(expected)}; refusing to overwrite it"
+        )
+    return invocation_from_row(row)
+
+
+def set_invoking(conn: Connection, invocation_id: int, now: datetime) -> Invocation:
+    """``ready`` (or a resumed ``invoking``) → ``invoking``."""
+    return _guarded_update(
+        conn, invocation_id, ACTIVE_STATES, {"state": "invoking", "updated_at": now}
+    )
+
+
+def complete_and_prepare_next(
+    conn: Connection,
+    invocation_id: int,
+    output: str,
+    metadata: Mapping[str, Any],
+    now: datetime,
+) -> tuple[Invocation, Invocation]:
+    """Mark the invocation ``completed`` and create the next one, ``ready``.
+
+    The next model is taken from the network's *current* model list, so an
+    edit of the cycle takes effect at the next step.
+    """
+    current = conn.execute(select(_T.c.metadata).where(_T.c.id == invocation_id)).first()
+    if current is None:
+        raise NotFound(f"no invocation with id {invocation_id}")
+    done = _guarded_update(
+        conn,
+        invocation_id,
+        ("invoking",),
+        {
+            "state": "completed",
+            "output": output,
+            "metadata": {**current.metadata, **metadata},
+            "updated_at": now,
+        },
+    )
+    models = conn.execute(
+        select(networks.c.models).where(networks.c.id == done.network_id)
+    ).scalar_one()
+    sequence = done.sequence_number + 1
+    row = conn.execute(
+        insert(_T)
+        .values(
+            network_id=done.network_id,
+            run_number=done.run_number,
+            sequence_number=sequence,
+            model=models[sequence % len(models)],
+            input=output,
+            state="ready",
+            metadata={},
+            inserted_at=now,
+            updated_at=now,
+        )
+        .returning(_T)
+    ).one()
+    return done, invocation_from_row(row)
+
+
+def fail(
+    conn: Connection, invocation_id: int, metadata: Mapping[str, Any], now: datetime
+) -> Invocation:
+    """Mark a ``ready`` or ``invoking`` invocation ``failed``, merging ``metadata``."""
+    current = conn.execute(select(_T.c.metadata).where(_T.c.id == invocation_id)).first()
+    if current is None:
+        raise NotFound(f"no invocation with id {invocation_id}")
+    return _guarded_update(
+        conn,
+        invocation_id,
+        ACTIVE_STATES,
+        {"state": "failed", "metadata": {**current.metadata, **metadata}, "updated_at": now},
+    )
+
+
+def set_ready(conn: Connection, invocation_id: int, now: datetime) -> Invocation:
+    """Put an interrupted ``invoking`` row back to ``ready`` (graceful shutdown)."""
+    return _guarded_update(
+        conn, invocation_id, ACTIVE_STATES, {"state": "ready", "updated_at": now}
+    )
+
+
+def invocation_by_id(conn: Connection, invocation_id: int) -> Invocation:
+    """The invocation, or :class:`NotFound`."""
+    row = conn.execute(select(_T).where(_T.c.id == invocation_id)).first()
+    if row is None:
+        raise NotFound(f"no invocation with id {invocation_id}")
+    return invocation_from_row(row)
+
+
+def list_run(conn: Connection, network_id: int, run_number: int) -> list[Invocation]:
+    """Every invocation of a run, by sequence number."""
+    rows = conn.execute(
+        select(_T)
+        .where(_T.c.network_id == network_id, _T.c.run_number == run_number)
+        .order_by(_T.c.sequence_number)
+    )
+    return [invocation_from_row(r) for r in rows]
+
+
+def latest_run_number(conn: Connection, network_id: int) -> int | None:
+    """The newest run of a network (served by the unique index)."""
+    value = conn.execute(
+        select(func.max(_T.c.run_number)).where(_T.c.network_id == network_id)
+    ).scalar()
+    return None if value is None else int(value)
+
+
+def recent(conn: Connection, limit: int, network_id: int | None = None) -> list[Invocation]:
+    """The newest invocations, newest first (the admin feed)."""
+    query = select(_T).order_by(_T.c.id.desc()).limit(limit)
+    if network_id is not None:
+        query = query.where(_T.c.network_id == network_id)
+    return [invocation_from_row(r) for r in conn.execute(query)]
+
+
+def active_rows(conn: Connection) -> list[Invocation]:
+    """Every ``ready`` or ``invoking`` row, oldest first (for start-up recovery)."""
+    rows = conn.execute(select(_T).where(_T.c.state.in_(ACTIVE_STATES)).order_by(_T.c.id))
+    return [invocation_from_row(r) for r in rows]
+
+
+def rewrite_urls(
+    conn: Connection,
+    invocation_id: int,
+    output: str,
+    metadata: Mapping[str, Any],
+    now: datetime,
+) -> tuple[Invocation, Invocation | None]:
+    """Point an archived output (and the next input, if not yet invoked) at the archive."""
+    done = invocation_by_id(conn, invocation_id)
+    old = done.output
+    row = conn.execute(
+        update(_T)
+        .where(_T.c.id == invocation_id)
+        .values(output=output, metadata={**done.metadata, **metadata}, updated_at=now)
+        .returning(_T)
+    ).one()
+    following = conn.execute(
+        update(_T)
+        .where(
+            _T.c.network_id == done.network_id,
+            _T.c.run_number == done.run_number,
+            _T.c.sequence_number == done.sequence_number + 1,
+            _T.c.state == "ready",
+            _T.c.input == old,
+        )
+        .values(input=output, updated_at=now)
+        .returning(_T)
+    ).first()
+    return invocation_from_row(row), (None if following is None else invocation_from_row(following))

@@ -1,0 +1,89 @@
+"""Sync queries for networks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from panic_trio.domain import Network
+from panic_trio.errors import NotFound
+from panic_trio.store.schema import invocations, networks
+
+
+def network_from_row(row: Any) -> Network:
+    """A :class:`Network` from a ``networks`` row."""
+    return Network(
+        id=row.id,
+        owner_id=row.owner_id,
+        name=row.name,
+        description=row.description,
+        models=tuple(row.models),
+        lockout_seconds=row.lockout_seconds,
+    )
+
+
+def insert_network(
+    conn: Connection,
+    owner_id: int,
+    name: str,
+    description: str,
+    models: list[str],
+    lockout_seconds: int,
+    now: datetime,
+) -> Network:
+    """Create a network (already validated by the caller)."""
+    row = conn.execute(
+        insert(networks)
+        .values(
+            owner_id=owner_id,
+            name=name,
+            description=description,
+            models=models,
+            lockout_seconds=lockout_seconds,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(networks)
+    ).one()
+    return network_from_row(row)
+
+
+def network_by_id(conn: Connection, network_id: int) -> Network:
+    """The network, or :class:`NotFound`."""
+    row = conn.execute(select(networks).where(networks.c.id == network_id)).first()
+    if row is None:
+        raise NotFound(f"no network with id {network_id}")
+    return network_from_row(row)
+
+
+def list_networks(conn: Connection, owner_id: int | None) -> list[Network]:
+    """Networks of one owner (or all, for admins), oldest first."""
+    query = select(networks).order_by(networks.c.id)
+    if owner_id is not None:
+        query = query.where(networks.c.owner_id == owner_id)
+    return [network_from_row(r) for r in conn.execute(query)]
+
+
+def update_network(
+    conn: Connection, network_id: int, fields: dict[str, Any], now: datetime
+) -> Network:
+    """Change some fields (already validated); returns the network as saved."""
+    row = conn.execute(
+        update(networks)
+        .where(networks.c.id == network_id)
+        .values(**fields, updated_at=now)
+        .returning(networks)
+    ).first()
+    if row is None:
+        raise NotFound(f"no network with id {network_id}")
+    return network_from_row(row)
+
+
+def delete_network(conn: Connection, network_id: int) -> None:
+    """Delete a network and all its invocations."""
+    conn.execute(delete(invocations).where(invocations.c.network_id == network_id))
+    result = conn.execute(delete(networks).where(networks.c.id == network_id))
+    if result.rowcount == 0:
+        raise NotFound(f"no network with id {network_id}")

@@ -1,0 +1,143 @@
+"""The database schema as SQLAlchemy Core tables.
+
+Core, not the ORM: every write returns what it wrote (``RETURNING``), so the
+engine never re-reads a row it just changed. Alembic migrations in
+``migrations/versions`` create exactly these tables; a test checks they agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back timezone-aware.
+
+    SQLite keeps no zone, so naive values read back are known to be UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Store aware datetimes as UTC; refuse naive ones (their zone is unknown)."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use panic_trio.domain.utc_now()")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        """Read back as aware UTC, whatever the backend kept."""
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("admin", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+token_sets = Table(
+    "token_sets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "user_id"),
+)
+
+platform_tokens = Table(
+    "platform_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "token_set_id", Integer, ForeignKey("token_sets.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("name", String(40), nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("token_set_id", "name"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Index(None, "user_id"),
+)
+
+networks = Table(
+    "networks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("owner_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("models", JSON, nullable=False),
+    Column("lockout_seconds", Integer, nullable=False, default=30),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "owner_id"),
+)
+
+invocations = Table(
+    "invocations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("network_id", Integer, ForeignKey("networks.id", ondelete="CASCADE"), nullable=False),
+    Column("run_number", Integer, nullable=True),
+    Column("sequence_number", Integer, nullable=False),
+    Column("model", String(100), nullable=False),
+    Column("input", Text, nullable=False),
+    Column("output", Text, nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("metadata", JSON, nullable=False),
+    Column("inserted_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # Also the index behind "latest run of a network": (network_id, max run_number).
+    UniqueConstraint("network_id", "run_number", "sequence_number", name="uq_invocations_in_run"),
+    Index("ix_invocations_active", "state"),
+)

@@ -1,0 +1,217 @@
+"""The async store: every query runs in the database thread seam.
+
+One seam for writes (a single writer on SQLite, which is faster than letting
+threads fight over its lock) and one for reads. SQLAlchemy errors are
+translated into :class:`~panic_trio.errors.StoreError` here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from panic_trio.blocking import ThreadSeam
+from panic_trio.domain import Invocation, Network, User, utc_now
+from panic_trio.errors import StoreError
+from panic_trio.store import accounts, database, invocations, networks
+
+P = ParamSpec("P")
+T = TypeVar("T")
+Query = Callable[Concatenate[Connection, P], T]
+
+
+def _translate(exc: SQLAlchemyError) -> StoreError:
+    text = str(getattr(exc, "orig", None) or exc)
+    if isinstance(exc, OperationalError) and "locked" in text:
+        return StoreError(f"the database is busy (locked by another writer): {text}")
+    if isinstance(exc, OperationalError) and ("full" in text or "disk" in text):
+        return StoreError(f"the database cannot write (disk full?): {text}")
+    return StoreError(f"database error: {text}")
+
+
+class Store:
+    """Async access to users, networks and invocations.
+
+    Every method is a checkpoint and runs its queries in one transaction in a
+    worker thread. ``now`` supplies persisted (wall-clock) timestamps.
+    """
+
+    def __init__(
+        self, engine: Engine, *, inline: bool = False, now: Callable[[], datetime] = utc_now
+    ) -> None:
+        self.engine = engine
+        self.now = now
+        sqlite = engine.dialect.name == "sqlite"
+        self.writes = ThreadSeam("db-writes", 1 if sqlite else 4, inline=inline)
+        self.reads = ThreadSeam("db-reads", 4, inline=inline)
+
+    def _transaction(self, fn: Query[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            with self.engine.begin() as conn:
+                return fn(conn, *args, **kwargs)
+        except SQLAlchemyError as exc:
+            raise _translate(exc) from exc
+
+    async def write(self, fn: Query[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn(conn, *args)`` in one write transaction."""
+        return await self.writes.run(lambda: self._transaction(fn, *args, **kwargs))
+
+    async def read(self, fn: Query[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn(conn, *args)`` in one read transaction."""
+        return await self.reads.run(lambda: self._transaction(fn, *args, **kwargs))
+
+    # Users and secrets
+
+    async def create_user(self, email: str, password_hash: str, admin: bool) -> User:
+        """Create a user (``InvalidInput`` if the email is taken)."""
+        return await self.write(accounts.insert_user, email, password_hash, admin, self.now())
+
+    async def get_user(self, user_id: int) -> User | None:
+        """The user, or ``None``."""
+        return await self.read(accounts.user_by_id, user_id)
+
+    async def user_credentials(self, email: str) -> tuple[User, str] | None:
+        """The user with that email and their password hash."""
+        return await self.read(accounts.user_credentials, email)
+
+    async def store_platform_token(self, user_id: int, name: str, ciphertext: bytes | None) -> None:
+        """Set or clear one encrypted platform token."""
+        await self.write(accounts.store_platform_token, user_id, name, ciphertext, self.now())
+
+    async def platform_token(self, user_id: int, name: str) -> bytes | None:
+        """One encrypted platform token, or ``None``."""
+        return await self.read(accounts.platform_token, user_id, name)
+
+    # Networks
+
+    async def create_network(
+        self, owner_id: int, name: str, description: str, models: list[str], lockout: int
+    ) -> Network:
+        """Create a network (validated by the caller)."""
+        return await self.write(
+            networks.insert_network, owner_id, name, description, models, lockout, self.now()
+        )
+
+    async def get_network(self, network_id: int) -> Network:
+        """The network, or ``NotFound``."""
+        return await self.read(networks.network_by_id, network_id)
+
+    async def list_networks(self, owner_id: int | None = None) -> list[Network]:
+        """One owner's networks, or every network."""
+        return await self.read(networks.list_networks, owner_id)
+
+    async def update_network(self, network_id: int, fields: dict[str, Any]) -> Network:
+        """Change some fields (validated by the caller)."""
+        return await self.write(networks.update_network, network_id, fields, self.now())
+
+    async def delete_network(self, network_id: int) -> None:
+        """Delete a network and its invocations."""
+        await self.write(networks.delete_network, network_id)
+
+    # Invocations
+
+    async def create_genesis(self, network_id: int, model: str, prompt: str) -> Invocation:
+        """A new run's first invocation, already ``invoking``."""
+        return await self.write(invocations.insert_genesis, network_id, model, prompt, self.now())
+
+    async def set_invoking(self, invocation_id: int) -> Invocation:
+        """Mark an invocation ``invoking``."""
+        return await self.write(invocations.set_invoking, invocation_id, self.now())
+
+    async def complete_and_prepare_next(
+        self, invocation_id: int, output: str, metadata: Mapping[str, Any]
+    ) -> tuple[Invocation, Invocation]:
+        """Complete an invocation and create the next one (``ready``)."""
+        return await self.write(
+            invocations.complete_and_prepare_next, invocation_id, output, metadata, self.now()
+        )
+
+    async def fail(self, invocation_id: int, metadata: Mapping[str, Any]) -> Invocation:
+        """Mark an invocation ``failed`` with the reason in ``metadata``."""
+        return await self.write(invocations.fail, invocation_id, metadata, self.now())
+
+    async def set_ready(self, invocation_id: int) -> Invocation:
+        """Put an interrupted invocation back to ``ready``."""
+        return await self.write(invocations.set_ready, invocation_id, self.now())
+
+    async def get_invocation(self, invocation_id: int) -> Invocation:
+        """The invocation, or ``NotFound``."""
+        return await self.read(invocations.invocation_by_id, invocation_id)
+
+    async def list_run(self, network_id: int, run_number: int) -> list[Invocation]:
+        """A run's invocations by sequence number."""
+        return await self.read(invocations.list_run, network_id, run_number)
+
+    async def recent_invocations(
+        self, limit: int = 100, network_id: int | None = None
+    ) -> list[Invocation]:
+        """The newest invocations, newest first."""
+        return await self.read(invocations.recent, limit, network_id)
+
+    async def active_rows(self) -> list[Invocation]:
+        """Every ``ready`` or ``invoking`` row."""
+        return await self.read(invocations.active_rows)
+
+    async def backup(self, path: Path) -> None:
+        """Write a consistent copy of the database to ``path`` (SQLite only)."""
+        await self.reads.run(self._backup, path)
+
+    def _backup(self, path: Path) -> None:
+        if self.engine.dialect.name != "sqlite":
+            raise StoreError("backups are built in for SQLite only; use pg_dump for PostgreSQL")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".partial")
+        tmp.unlink(missing_ok=True)
+        raw = self.engine.raw_connection()
+        try:
+            source = raw.driver_connection
+            assert isinstance(source, sqlite3.Connection)
+            target = sqlite3.connect(tmp)
+            try:
+                source.backup(target)
+            finally:
+                target.close()
+        except sqlite3.Error as exc:
+            raise StoreError(f"backup failed: {exc}") from exc
+        finally:
+            raw.close()
+        tmp.replace(path)
+
+
+@asynccontextmanager
+async def open_store(
+    url: str, *, upgrade: bool = True, inline: bool = False
+) -> AsyncIterator[Store]:
+    """Open the database at ``url``, migrating it to the newest schema first.
+
+    Enter blocks while migrations run; exit disposes of the connection pool.
+
+    Raises:
+        ConfigError: the URL is unusable.
+        StoreError: the database cannot be reached or is behind and
+            ``upgrade`` is false.
+    """
+    engine = database.create_db_engine(url)
+    store = Store(engine, inline=inline)
+    try:
+        await store.writes.run(_prepare, engine, upgrade)
+        yield store
+    finally:
+        engine.dispose()
+
+
+def _prepare(engine: Engine, upgrade: bool) -> None:
+    try:
+        if upgrade:
+            database.upgrade(engine)
+        elif database.current_revision(engine) != database.head_revision():
+            raise StoreError("the database schema is out of date: run `panic-trio db upgrade`")
+    except SQLAlchemyError as exc:
+        raise _translate(exc) from exc
