@@ -15,6 +15,7 @@ from typing import Any
 
 import trio
 
+from panic_trio.archive import Archiver, open_archive
 from panic_trio.blocking import ThreadSeam
 from panic_trio.domain import (
     DEFAULT_LOCKOUT_SECONDS,
@@ -50,11 +51,13 @@ class Panic:
         engine: Engine,
         platforms: Platforms,
         cipher: tokens.TokenCipher,
+        archive: Archiver | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.engine = engine
         self.platforms = platforms
+        self.archive = archive
         self._cipher = cipher
         self._crypto = ThreadSeam("password-hashing", 2, inline=store.writes.inline)
 
@@ -264,9 +267,8 @@ async def open_panic(
     every run without failing it.
     """
     settings = settings or Settings.from_env()
-    secret = await trio.to_thread.run_sync(
-        tokens.load_secret_key, settings.secret_key, settings.data_dir
-    )
+    files = ThreadSeam("secret-key-file", 1, inline=inline)
+    secret = await files.run(tokens.load_secret_key, settings.secret_key, settings.data_dir)
     cipher = tokens.TokenCipher(secret)
     async with (
         open_store(settings.database_url, inline=inline) as store,
@@ -279,5 +281,15 @@ async def open_panic(
             ciphertext = await store.platform_token(owner_id, name)
             return None if ciphertext is None else cipher.decrypt(ciphertext)
 
-        async with open_engine(store, by_name, settings, tokens=token_for) as engine:
-            yield Panic(settings, store, engine, resolved, cipher)
+        # The archive opens before the engine, whose completion hook is
+        # archive.submit, and closes after it: runs end first, then archives
+        # in progress get settings.shutdown_timeout to finish. Its events go
+        # to the engine once that exists (attach); before, nobody can listen.
+        async with (
+            open_archive(settings, store, dummy=available.dummy, inline=inline) as archive,
+            open_engine(
+                store, by_name, settings, tokens=token_for, on_completed=archive.submit
+            ) as engine,
+        ):
+            archive.attach(engine)
+            yield Panic(settings, store, engine, resolved, cipher, archive)

@@ -223,3 +223,24 @@ def rewrite_urls(
         .returning(_T)
     ).first()
     return invocation_from_row(row), (None if following is None else invocation_from_row(following))
+
+
+def merge_metadata(
+    conn: Connection, invocation_id: int, metadata: Mapping[str, Any], now: datetime
+) -> Invocation:
+    """Merge ``metadata`` into an invocation's, in any state; a ``None`` value removes its key.
+
+    For annotations that do not change the state, such as ``archive_error``.
+    """
+    current = invocation_by_id(conn, invocation_id)
+    merged = {**current.metadata, **metadata}
+    row = conn.execute(
+        update(_T)
+        .where(_T.c.id == invocation_id)
+        .values(
+            metadata={k: v for k, v in merged.items() if v is not None},
+            updated_at=now,
+        )
+        .returning(_T)
+    ).one()
+    return invocation_from_row(row)

@@ -1,0 +1,262 @@
+"""Runner behaviour with real threads and a real SQLite file."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import trio
+
+from panic_trio import Panic, Settings, open_panic
+from panic_trio.domain import Event, Invocation, Network, User
+from panic_trio.errors import InvalidPrompt, LockedOut, NotFound
+from panic_trio.platforms.base import Call
+from tests.engine.scripted import ScriptedPlatform, fail_with
+
+GUARD = 10
+
+
+async def wait_for(panic: Panic, network_id: int, done: Callable[[Event], bool]) -> Event:
+    """The first event of the network that satisfies ``done``."""
+    async with panic.watch(network_id) as events:
+        async for event in events:
+            if done(event):
+                return event
+    raise AssertionError("event stream ended")
+
+
+def finished(seq: int) -> Callable[[Event], bool]:
+    return lambda e: (
+        e.kind == "invocation"
+        and e.invocation is not None
+        and e.invocation.sequence_number >= seq
+        and e.invocation.state in ("completed", "failed")
+    )
+
+
+@pytest.fixture
+async def flaky(settings: Settings) -> tuple[Settings, ScriptedPlatform]:
+    from panic_trio.blocking import ThreadSeam
+    from panic_trio.platforms.dummy import DummyPlatform
+
+    dummy = DummyPlatform(
+        media_dir=settings.data_dir / "dummy",
+        base_url=settings.base_url,
+        seam=ThreadSeam("dummy-media", 2),
+    )
+    return settings, ScriptedPlatform(inner=dummy)
+
+
+async def test_a_run_chains_models_with_contiguous_sequence_numbers(
+    panic: Panic, loop_network: Network
+) -> None:
+    with trio.fail_after(GUARD):
+        async with panic.watch(loop_network.id) as events:
+            genesis = await panic.start_run(loop_network.id, "a red balloon")
+            async for event in events:
+                if finished(4)(event):
+                    break
+        await panic.stop_run(loop_network.id)
+    assert genesis.run_number == genesis.id
+    assert genesis.sequence_number == 0
+    rows = await panic.list_run(loop_network.id, genesis.run_number)
+    assert [r.sequence_number for r in rows] == list(range(len(rows)))
+    for row in rows:
+        assert row.model == loop_network.models[row.sequence_number % 2]
+        assert row.run_number == genesis.id
+    completed = [r for r in rows if r.state == "completed"]
+    assert len(completed) >= 5
+    for before, after in itertools.pairwise(rows):
+        assert after.input == before.output
+    assert rows[0].input == "a red balloon"
+    assert rows[0].output is not None
+    assert rows[0].output.startswith(panic.settings.base_url + "/dummy/")
+    assert (
+        rows[1].output == f"DUMMY_CAPTION: Image with hash {rows[0].output.rsplit('/', 1)[1][:-4]}"
+    )
+    assert rows[-1].state == "failed"
+    assert rows[-1].metadata["cancelled"] is True
+
+
+async def test_bad_prompts_are_refused_and_nothing_is_created(
+    panic: Panic, loop_network: Network
+) -> None:
+    for prompt in ["", "   \n\t", "x" * 2001, "nul\x00byte"]:
+        with pytest.raises(InvalidPrompt):
+            await panic.start_run(loop_network.id, prompt)
+    assert await panic.recent_invocations() == []
+    assert panic.status(loop_network.id).state == "idle"
+    long_ok = await panic.start_run(loop_network.id, "y" * 2000)
+    assert long_ok.input == "y" * 2000
+
+
+async def test_unknown_network_is_not_found(panic: Panic) -> None:
+    with pytest.raises(NotFound):
+        await panic.start_run(999, "hello")
+    assert await panic.stop_run(999) is False
+
+
+async def test_a_model_error_fails_the_run_and_a_new_prompt_is_accepted_at_once(
+    flaky: tuple[Settings, ScriptedPlatform], tmp_path: Path
+) -> None:
+    settings, scripted = flaky
+    scripted.script = fail_with("the model fell over")
+    async with open_panic(settings, platforms={"dummy": scripted}) as panic:
+        user = await panic.create_user("x@example.org", "correct horse battery")
+        net = await panic.create_network(user.id, "n", models=["dummy-t2t"], lockout_seconds=300)
+        with trio.fail_after(GUARD):
+            async with panic.watch(net.id) as events:
+                genesis = await panic.start_run(net.id, "first")
+                async for event in events:
+                    if event.status.state == "failed":
+                        break
+        assert event.status.error == "the model fell over"
+        [row] = await panic.list_run(net.id, genesis.run_number)
+        assert row.state == "failed"
+        assert row.metadata == {"error": "the model fell over"}
+        scripted.script = lambda call: None
+        second = await panic.start_run(net.id, "second")  # no lockout after a failure
+        assert second.id != genesis.id
+
+
+async def test_an_unexpected_crash_in_one_network_leaves_another_running(
+    flaky: tuple[Settings, ScriptedPlatform],
+) -> None:
+    settings, scripted = flaky
+
+    def explode_on_bomb(call: Call) -> BaseException | None:
+        return RuntimeError("kaboom") if "bomb" in call.input else None
+
+    scripted.script = explode_on_bomb
+    async with open_panic(settings, platforms={"dummy": scripted}) as panic:
+        user = await panic.create_user("x@example.org", "correct horse battery")
+        calm = await panic.create_network(user.id, "calm", models=["dummy-t2t"])
+        doomed = await panic.create_network(user.id, "doomed", models=["dummy-t2t"])
+        with trio.fail_after(GUARD):
+            await panic.start_run(calm.id, "steady")
+            genesis = await panic.start_run(doomed.id, "bomb")
+            await wait_for(panic, doomed.id, lambda e: e.status.state == "failed")
+            assert panic.status(calm.id).active
+            before = len(scripted.calls)
+            await wait_for(panic, calm.id, finished(3))
+            assert len(scripted.calls) > before
+        status = panic.status(doomed.id)
+        assert status.error == "kaboom"
+        [row] = await panic.list_run(doomed.id, genesis.run_number)
+        assert row.state == "failed"
+        assert row.metadata["error"] == "internal error: kaboom"
+        await panic.start_run(doomed.id, "calm now")  # the runner is alive
+        assert panic.status(calm.id).active
+
+
+async def test_empty_model_output_fails_instead_of_completing(
+    flaky: tuple[Settings, ScriptedPlatform],
+) -> None:
+    settings, scripted = flaky
+    scripted.output = lambda call: "  \n"
+    async with open_panic(settings, platforms={"dummy": scripted}) as panic:
+        user = await panic.create_user("x@example.org", "correct horse battery")
+        net = await panic.create_network(user.id, "n", models=["dummy-t2t"])
+        with trio.fail_after(GUARD):
+            genesis = await panic.start_run(net.id, "speak")
+            await wait_for(panic, net.id, lambda e: e.status.state == "failed")
+        [row] = await panic.list_run(net.id, genesis.run_number)
+        assert row.metadata["error"] == "Dummy Text-to-Text returned an empty output"
+
+
+async def test_a_call_that_outlasts_the_invoke_timeout_fails_with_a_clear_reason(
+    flaky: tuple[Settings, ScriptedPlatform],
+) -> None:
+    settings, scripted = flaky
+    scripted.delay = 30
+    import dataclasses
+
+    quick = dataclasses.replace(settings, invoke_timeout=0.2)
+    async with open_panic(quick, platforms={"dummy": scripted}) as panic:
+        user = await panic.create_user("x@example.org", "correct horse battery")
+        net = await panic.create_network(user.id, "n", models=["dummy-t2t"])
+        with trio.fail_after(GUARD):
+            genesis = await panic.start_run(net.id, "slow")
+            await wait_for(panic, net.id, lambda e: e.status.state == "failed")
+        [row] = await panic.list_run(net.id, genesis.run_number)
+        assert row.metadata["error"] == "Dummy Text-to-Text did not answer within 0.2 s"
+
+
+async def test_real_platform_models_use_the_network_owners_token(
+    flaky: tuple[Settings, ScriptedPlatform],
+) -> None:
+    settings, scripted = flaky
+    fake_openai = ScriptedPlatform(
+        inner=scripted,
+        name="openai",
+        display_name="OpenAI",
+        requires_token=True,
+        output=lambda call: f"echo {call.input}",
+    )
+    async with open_panic(settings, platforms={"openai": fake_openai}) as panic:
+        owner = await panic.create_user("owner@example.org", "correct horse battery")
+        net = await panic.create_network(owner.id, "gpt", models=["gpt-5-chat"])
+        with trio.fail_after(GUARD):
+            first = await panic.start_run(net.id, "hello")
+            await wait_for(panic, net.id, lambda e: e.status.state == "failed")
+        [row] = await panic.list_run(net.id, first.run_number)
+        assert row.metadata["error"] == "no OpenAI token configured for this network's owner"
+        assert fake_openai.calls == []
+        await panic.set_platform_token(owner.id, "openai", "sk-test-123")
+        with trio.fail_after(GUARD):
+            async with panic.watch(net.id) as events:
+                await panic.start_run(net.id, "hello again")
+                async for event in events:
+                    if finished(0)(event):
+                        break
+        assert event.invocation is not None
+        assert event.invocation.output == "echo hello again"
+        assert fake_openai.calls[0].call.token == "sk-test-123"
+
+
+async def test_editing_the_cycle_mid_run_changes_the_next_model(panic: Panic, owner: User) -> None:
+    net = await panic.create_network(owner.id, "edit", models=["dummy-t2t"])
+    with trio.fail_after(GUARD):
+        genesis = await panic.start_run(net.id, "change me")
+        await wait_for(panic, net.id, finished(1))
+        await panic.update_network(net.id, models=["dummy-t2i", "dummy-i2t"])
+        await wait_for(panic, net.id, finished(4))
+        await panic.stop_run(net.id)
+    rows = await panic.list_run(net.id, genesis.run_number)
+    changed = [r for r in rows if r.model != "dummy-t2t"]
+    assert changed, "the new cycle was never used"
+    for row in changed:
+        assert row.model == ["dummy-t2i", "dummy-i2t"][row.sequence_number % 2]
+
+
+async def test_lockout_refusal_reports_the_active_genesis(
+    panic: Panic, loop_network: Network
+) -> None:
+    genesis = await panic.start_run(loop_network.id, "first")
+    with pytest.raises(LockedOut) as refused:
+        await panic.start_run(loop_network.id, "second")
+    assert refused.value.genesis == genesis
+    assert 29 < refused.value.retry_after <= 30
+
+
+async def test_concurrent_prompts_start_exactly_one_run(
+    panic: Panic, loop_network: Network
+) -> None:
+    started: list[Invocation] = []
+    refused: list[LockedOut] = []
+
+    async def submit(n: int) -> None:
+        try:
+            started.append(await panic.start_run(loop_network.id, f"prompt {n}"))
+        except LockedOut as exc:
+            refused.append(exc)
+
+    with trio.fail_after(GUARD):
+        async with trio.open_nursery() as nursery:
+            for n in range(50):
+                nursery.start_soon(submit, n)
+    assert len(started) == 1
+    assert len(refused) == 49
+    assert {r.genesis.id for r in refused} == {started[0].id}
