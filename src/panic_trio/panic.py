@@ -8,6 +8,7 @@ the next time.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -31,6 +32,7 @@ from panic_trio.engine.broadcast import Subscription
 from panic_trio.errors import InvalidInput, NotFound
 from panic_trio.inputs import check_email, check_network_fields
 from panic_trio.platforms.base import Platform
+from panic_trio.platforms.policy import invoke_with_policy
 from panic_trio.platforms.registry import Platforms, open_platforms
 from panic_trio.security import passwords, tokens
 from panic_trio.settings import Settings
@@ -275,7 +277,7 @@ async def open_panic(
         open_platforms(settings, inline=inline) as available,
     ):
         by_name = {**available.by_name, **(platforms or {})}
-        resolved = Platforms(by_name=by_name, dummy=available.dummy)
+        resolved = dataclasses.replace(available, by_name=by_name)
 
         async def token_for(owner_id: int, name: str) -> str | None:
             ciphertext = await store.platform_token(owner_id, name)
@@ -288,7 +290,12 @@ async def open_panic(
         async with (
             open_archive(settings, store, dummy=available.dummy, inline=inline) as archive,
             open_engine(
-                store, by_name, settings, tokens=token_for, on_completed=archive.submit
+                store,
+                by_name,
+                settings,
+                tokens=token_for,
+                invoke=invoke_with_policy,
+                on_completed=archive.submit,
             ) as engine,
         ):
             archive.attach(engine)

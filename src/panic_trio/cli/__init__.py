@@ -66,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=(args.log_level or settings.log_level).upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # httpx logs every request URL at INFO, and Gemini's key travels in the URL.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     command: Command = args.handler
     try:
         return trio.run(command, args, settings)

@@ -1,9 +1,66 @@
-"""``panic-trio archive status|retry`` (see the archive package)."""
+"""``panic-trio archive status|retry``: find and finish archives that failed.
+
+A failed archive keeps the provider URL, which may expire (Replicate's do
+after about an hour), so an operator should see such rows and retry them
+once storage is back. Neither command starts the engine: no run is resumed.
+"""
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
+
+from panic_trio.archive import open_archive
+from panic_trio.archive.queries import failed_archives
+from panic_trio.domain import Invocation
+from panic_trio.platforms.registry import open_platforms
+from panic_trio.settings import Settings
+from panic_trio.store.store import open_store
 
 
 def register(subparsers: Any) -> None:
-    """Add the ``archive`` subcommands (none yet)."""
+    """Add ``archive status`` and ``archive retry``."""
+    archive = subparsers.add_parser("archive", help="archived outputs")
+    archive_sub = archive.add_subparsers(dest="archive_command", required=True)
+    archive_sub.add_parser(
+        "status", help="list invocations whose output could not be archived"
+    ).set_defaults(handler=status)
+    archive_sub.add_parser(
+        "retry", help="archive those outputs again (exit status 1 if any still fails)"
+    ).set_defaults(handler=retry)
+
+
+def _line(invocation: Invocation) -> str:
+    error = str(invocation.metadata.get("archive_error", "")).replace("\n", " ")
+    return (
+        f"#{invocation.id} network {invocation.network_id} run {invocation.run_number} "
+        f"step {invocation.sequence_number} {invocation.model}: {error} ({invocation.output})"
+    )
+
+
+async def status(args: argparse.Namespace, settings: Settings) -> int:
+    """Print one line per invocation whose archive failed, then a count."""
+    async with open_store(settings.database_url) as store:
+        failed = await store.read(failed_archives)
+    for invocation in failed:
+        print(_line(invocation))
+    print(f"{len(failed)} output(s) not archived" if failed else "every archive succeeded")
+    return 0
+
+
+async def retry(args: argparse.Namespace, settings: Settings) -> int:
+    """Archive every failed output again; exit status 1 if any still fails."""
+    async with (
+        open_store(settings.database_url) as store,
+        open_platforms(settings) as platforms,
+        open_archive(settings, store, dummy=platforms.dummy) as archiver,
+    ):
+        results = await archiver.retry_failed()
+    for invocation, archived in results:
+        if archived:
+            print(f"#{invocation.id} archived: {invocation.output}")
+        else:
+            print(f"still failing: {_line(invocation)}")
+    still = sum(not archived for _, archived in results)
+    print(f"{len(results) - still} archived, {still} still failing")
+    return 1 if still else 0

@@ -2,7 +2,7 @@
 
 httpx errors and HTTP error statuses become the :mod:`panic_trio.errors` tree
 here and nowhere else (:func:`map_httpx_errors`, :func:`check_response`), so a
-platform module only ever sees ``PlatformError``. Transient failures (429, 408,
+platform module only ever sees ``PlatformError``. Transient failures (408, 429,
 5xx, dropped connections, httpx timeouts) raise :class:`TransientError`, which
 :func:`retrying` retries with capped exponential backoff and jitter, honouring
 ``Retry-After``. Everything else fails at once with the provider's own words.
@@ -31,6 +31,7 @@ from panic_trio.errors import (
     PlatformRejected,
     PlatformUnavailable,
 )
+from panic_trio.platforms.policy import detect_nsfw
 from panic_trio.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -43,8 +44,12 @@ DISPLAY_NAMES: Final[Mapping[str, str]] = {
     "gemini": "Gemini",
     "vestaboard": "Vestaboard",
 }
-TRANSIENT_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
 _SNIPPET_CHARS: Final = 200
+
+
+def is_transient_status(status: int) -> bool:
+    """408, 429 and every 5xx: worth another try after a pause."""
+    return status in (408, 429) or status >= 500
 
 
 def display_name(platform: str) -> str:
@@ -178,11 +183,15 @@ def map_httpx_errors(platform: str, model: str, *, target: str | None = None) ->
         ) from exc
     except httpx.TransportError as exc:
         reason = str(exc) or type(exc).__name__
-        raise TransientError(f"could not reach {where}: {reason}", platform=platform, model=model) from exc
+        raise TransientError(
+            f"could not reach {where}: {reason}", platform=platform, model=model
+        ) from exc
     except httpx.HTTPStatusError as exc:
         raise error_for_response(exc.response, platform, model) from exc
     except httpx.HTTPError as exc:
-        raise PlatformRejected(f"{where} request failed: {exc}", platform=platform, model=model) from exc
+        raise PlatformRejected(
+            f"{where} request failed: {exc}", platform=platform, model=model
+        ) from exc
 
 
 def provider_message(response: httpx.Response) -> str:
@@ -210,7 +219,7 @@ def error_for_response(response: httpx.Response, platform: str, model: str) -> P
     name = display_name(platform)
     status = response.status_code
     message = provider_message(response)
-    if status in TRANSIENT_STATUSES:
+    if is_transient_status(status):
         what = "rate-limited the request" if status == 429 else "is unavailable"
         return TransientError(
             f"{name} {what} ({status}): {message}",
@@ -253,23 +262,6 @@ def json_object(response: httpx.Response, platform: str, model: str) -> dict[str
         platform=platform,
         model=model,
     )
-
-
-def detect_nsfw(message: object) -> bool:
-    """True when a provider's error message means "refused as unsafe content".
-
-    The original's rules, kept exactly: a leading ``NSFW``; one of several
-    phrases in any case; or "sensitive" together with an ``(E00`` error code.
-    """
-    if not isinstance(message, str):
-        return False
-    lowered = message.lower()
-    if message.startswith("NSFW"):
-        return True
-    phrases = ("flagged as sensitive", "nsfw", "inappropriate content", "explicit content", "adult content")
-    if any(phrase in lowered for phrase in phrases):
-        return True
-    return "sensitive" in lowered and "(E00" in message
 
 
 async def retrying(

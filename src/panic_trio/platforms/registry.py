@@ -2,25 +2,54 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
+import httpx
+
+from panic_trio.archive.local import ARCHIVE_DIR, ARCHIVE_URL_PATH, LocalArchive
 from panic_trio.blocking import ThreadSeam
 from panic_trio.platforms.base import Platform
 from panic_trio.platforms.dummy import DummyPlatform
+from panic_trio.platforms.gemini import GeminiPlatform
+from panic_trio.platforms.openai import OpenAIPlatform
+from panic_trio.platforms.replicate import ReplicatePlatform
+from panic_trio.platforms.vestaboard import VestaboardClient
 from panic_trio.settings import Settings
 
 DUMMY_MEDIA_DIR: Final = "dummy"
+HTTP_TIMEOUT: Final = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=10.0)
+HTTP_LIMITS: Final = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
 
 @dataclass(frozen=True, slots=True)
 class Platforms:
-    """The platforms of one process, by name, plus the dummy one for file lookups."""
+    """The platforms of one process by name, plus the dummy one (for its files)
+    and the Vestaboard client (a display, not a model)."""
 
     by_name: dict[str, Platform]
     dummy: DummyPlatform
+    vestaboard: VestaboardClient | None = None
+
+
+def local_media(settings: Settings, dummy: DummyPlatform) -> Callable[[str], Path | None]:
+    """Maps this server's own media URLs (dummy outputs, local archive) to files."""
+    archive = None
+    if settings.archive == "local":
+        seam = ThreadSeam("unused", 1)
+        archive = LocalArchive(settings.data_dir / ARCHIVE_DIR, settings.base_url, seam)
+    prefix = settings.base_url + ARCHIVE_URL_PATH
+
+    def file_for(url: str) -> Path | None:
+        found = dummy.dummy_file(url)
+        if found is None and archive is not None and url.startswith(prefix):
+            found = archive.path_for(url.removeprefix(prefix))
+        return found
+
+    return file_for
 
 
 @asynccontextmanager
@@ -32,4 +61,23 @@ async def open_platforms(settings: Settings, *, inline: bool = False) -> AsyncIt
         delay=settings.dummy_delay,
         seam=ThreadSeam("dummy-media", 2, inline=inline),
     )
-    yield Platforms(by_name={"dummy": dummy}, dummy=dummy)
+    async with AsyncExitStack() as stack:
+
+        async def client() -> httpx.AsyncClient:
+            return await stack.enter_async_context(
+                httpx.AsyncClient(timeout=HTTP_TIMEOUT, limits=HTTP_LIMITS)
+            )
+
+        by_name: dict[str, Platform] = {
+            "dummy": dummy,
+            "openai": OpenAIPlatform(await client(), settings),
+            "replicate": ReplicatePlatform(await client(), settings),
+            "gemini": GeminiPlatform(
+                await client(),
+                settings,
+                local_file=local_media(settings, dummy),
+                files=ThreadSeam("gemini-files", 2, inline=inline),
+            ),
+        }
+        vestaboard = VestaboardClient(await client(), settings)
+        yield Platforms(by_name=by_name, dummy=dummy, vestaboard=vestaboard)

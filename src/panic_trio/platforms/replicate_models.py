@@ -180,7 +180,12 @@ def _image_reproducer_i(text: str) -> Prediction:
             }
         )
     return Prediction(
-        {"prompt": text, "output_format": "png", "aspect_ratio": "16:9", "disable_safety_checker": True},
+        {
+            "prompt": text,
+            "output_format": "png",
+            "aspect_ratio": "16:9",
+            "disable_safety_checker": True,
+        },
         path=FLUX_SCHNELL_PATH,
     )
 

@@ -1,0 +1,229 @@
+"""Engine benchmarks: latency of start/stop, throughput, memory and loop lag.
+
+Every figure is reported next to a limit measured in the same run on the same
+machine, so the ratio means something on any hardware. Run with scripts/bench.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gc
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import trio
+from sqlalchemy import insert, select, update
+
+from panic_trio import Panic, Settings, open_panic
+from panic_trio.domain import Network
+from panic_trio.platforms.base import Call, Result
+from panic_trio.store.database import create_db_engine, upgrade
+from panic_trio.store.schema import invocations, networks, users
+
+
+@dataclasses.dataclass
+class Probe:
+    """A dummy text model that notes when each call begins."""
+
+    name: str = "dummy"
+    display_name: str = "Dummy"
+    requires_token: bool = False
+    delay: float = 0.0
+    began: trio.Event = dataclasses.field(default_factory=trio.Event)
+    calls: int = 0
+
+    async def invoke(self, call: Call) -> Result:
+        self.calls += 1
+        self.began.set()
+        await trio.sleep(self.delay)
+        return Result("DUMMY_TEXT: " + call.input[::-1])
+
+
+def rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def settings_in(folder: Path, **overrides: Any) -> Settings:
+    base = Settings(
+        database_url=f"sqlite:///{folder / 'bench.db'}",
+        data_dir=folder / "data",
+        secret_key="benchmark secret key",
+        backoff="inf:3600",
+    )
+    return dataclasses.replace(base, **overrides)
+
+
+async def networks_of(panic: Panic, count: int, delay_models: list[str]) -> list[Network]:
+    user = await panic.create_user(f"bench{time.monotonic_ns()}@example.org", "benchmark pw")
+    return [
+        await panic.create_network(user.id, f"n{i}", models=delay_models, lockout_seconds=0)
+        for i in range(count)
+    ]
+
+
+async def direct_genesis_ms(panic: Panic, network: Network, n: int) -> float:
+    """The limit for start latency: the same genesis write done directly."""
+    samples = []
+    for _ in range(n):
+        t0 = trio.current_time()
+        row = await panic.store.create_genesis(network.id, "dummy-t2t", "direct")
+        samples.append((trio.current_time() - t0) * 1000)
+        await panic.store.fail(row.id, {"error": "benchmark"})
+    return statistics.median(samples)
+
+
+async def bench_latency(folder: Path, n: int) -> dict[str, float]:
+    probe = Probe(delay=60)
+    async with open_panic(settings_in(folder), platforms={"dummy": probe}) as panic:
+        [net] = await networks_of(panic, 1, ["dummy-t2t"])
+        start_ms, stop_ms = [], []
+        for _ in range(n):
+            probe.began = trio.Event()
+            t0 = trio.current_time()
+            await panic.start_run(net.id, "how fast")
+            await probe.began.wait()
+            start_ms.append((trio.current_time() - t0) * 1000)
+            t1 = trio.current_time()
+            assert await panic.stop_run(net.id)
+            stop_ms.append((trio.current_time() - t1) * 1000)
+        limit = await direct_genesis_ms(panic, net, n)
+    return {
+        "start_to_call_ms_median": statistics.median(start_ms),
+        "direct_genesis_write_ms_median": limit,
+        "start_ratio_to_direct_write": statistics.median(start_ms) / limit,
+        "stop_in_flight_ms_median": statistics.median(stop_ms),
+        "stop_ms_p99": sorted(stop_ms)[int(len(stop_ms) * 0.99) - 1],
+    }
+
+
+async def bench_throughput(folder: Path, count: int, seconds: float) -> float:
+    async with open_panic(settings_in(folder, backoff="inf:0"), platforms={"dummy": Probe()}) as panic:
+        nets = await networks_of(panic, count, ["dummy-t2t"])
+        with panic.engine.feed.subscribe(buffer=0) as _:
+            for net in nets:
+                await panic.start_run(net.id, "throughput " * 15)
+            t0 = trio.current_time()
+            await trio.sleep(seconds)
+            await panic.stop_all()
+            elapsed = trio.current_time() - t0
+        completed = 0
+        for net in nets:
+            rows = await panic.store.recent_invocations(100_000, net.id)
+            completed += sum(1 for r in rows if r.state == "completed")
+    return completed / elapsed
+
+
+def raw_rate(folder: Path, n: int) -> float:
+    """The limit for throughput: the engine's rows written by SQLAlchemy Core directly,
+    one transaction per step as the engine does (set invoking; complete + prepare next)."""
+    engine = create_db_engine(f"sqlite:///{folder / 'raw.db'}")
+    upgrade(engine)
+    from panic_trio.domain import utc_now
+
+    with engine.begin() as conn:
+        uid = conn.execute(
+            insert(users).values(email="r@x.org", password_hash="h", admin=False, created_at=utc_now())
+            .returning(users.c.id)
+        ).scalar_one()
+        nid = conn.execute(
+            insert(networks).values(owner_id=uid, name="n", description="", models=["dummy-t2t"],
+                                    lockout_seconds=0, created_at=utc_now(), updated_at=utc_now())
+            .returning(networks.c.id)
+        ).scalar_one()
+        inv = conn.execute(
+            insert(invocations).values(network_id=nid, run_number=1, sequence_number=0,
+                                       model="dummy-t2t", input="throughput " * 15, state="ready",
+                                       metadata={}, inserted_at=utc_now(), updated_at=utc_now())
+            .returning(invocations.c.id)
+        ).scalar_one()
+    t0 = time.perf_counter()
+    for seq in range(1, n + 1):
+        with engine.begin() as conn:
+            conn.execute(update(invocations).where(invocations.c.id == inv)
+                         .values(state="invoking", updated_at=utc_now()).returning(invocations))
+        with engine.begin() as conn:
+            conn.execute(select(invocations.c.metadata).where(invocations.c.id == inv)).first()
+            conn.execute(update(invocations).where(invocations.c.id == inv).values(
+                state="completed", output="DUMMY_TEXT: x" * 10, metadata={"latency_ms": 0},
+                updated_at=utc_now()).returning(invocations)).one()
+            conn.execute(select(networks.c.models).where(networks.c.id == nid)).scalar_one()
+            inv = conn.execute(insert(invocations).values(
+                network_id=nid, run_number=1, sequence_number=seq, model="dummy-t2t",
+                input="DUMMY_TEXT: x" * 10, state="ready", metadata={}, inserted_at=utc_now(),
+                updated_at=utc_now()).returning(invocations)).one().id
+    rate = n / (time.perf_counter() - t0)
+    engine.dispose()
+    return rate
+
+
+async def bench_many(folder: Path, count: int, seconds: float) -> dict[str, float]:
+    async with open_panic(settings_in(folder, backoff="inf:1", dummy_delay=0.05)) as panic:
+        nets = await networks_of(panic, count, ["dummy-t2t"])
+        gc.collect()
+        before = rss_kib()
+        for net in nets:
+            await panic.start_run(net.id, "many")
+        lags: list[float] = []
+
+        async def sample_lag() -> None:
+            while True:
+                t0 = time.perf_counter()
+                await trio.sleep(0.001)
+                lags.append((time.perf_counter() - t0 - 0.001) * 1000)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sample_lag)
+            await trio.sleep(seconds)
+            nursery.cancel_scope.cancel(reason="sampling done")
+        gc.collect()
+        after = rss_kib()
+        active = sum(1 for net in nets if panic.status(net.id).active)
+        lags.sort()
+        await panic.stop_all()
+    return {
+        "networks_active": active,
+        "rss_per_network_kib": (after - before) / count,
+        "loop_lag_p50_ms": lags[len(lags) // 2],
+        "loop_lag_p99_ms": lags[int(len(lags) * 0.99)],
+    }
+
+
+def run(quick: bool) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+
+    def stage(name: str, fn: Callable[[Path], Any]) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            results[name] = fn(Path(folder))
+        print(f"{name}: {json.dumps(results[name], indent=None)}", file=sys.stderr)
+
+    stage("latency", lambda f: trio.run(bench_latency, f, 50 if quick else 200))
+    seconds = 2.0 if quick else 5.0
+    stage("throughput_1", lambda f: trio.run(bench_throughput, f, 1, seconds))
+    stage("throughput_100", lambda f: trio.run(bench_throughput, f, 100, seconds))
+    stage("raw_sqlalchemy", lambda f: raw_rate(f, 1000 if quick else 3000))
+    raw = results["raw_sqlalchemy"]
+    results["throughput_ratio_1"] = results["throughput_1"] / raw
+    results["throughput_ratio_100"] = results["throughput_100"] / raw
+    stage("many_1000", lambda f: trio.run(bench_many, f, 1000, 5.0 if quick else 10.0))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer samples")
+    args = parser.parse_args()
+    print(json.dumps(run(args.quick), indent=2))
+
+
+if __name__ == "__main__":
+    main()

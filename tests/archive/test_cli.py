@@ -1,0 +1,108 @@
+"""``panic-trio archive status|retry`` through ``panic_trio.cli.main``.
+
+These are sync tests: the CLI runs its own ``trio.run``, so it cannot run
+inside pytest-trio's loop. Seeding runs in a separate ``trio.run`` first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import trio
+
+from panic_trio.archive.queries import failed_archives
+from panic_trio.cli import main
+from panic_trio.models import get_model
+from panic_trio.platforms.base import Call
+from panic_trio.platforms.registry import open_platforms
+from panic_trio.settings import Settings
+from panic_trio.store.invocations import merge_metadata
+from panic_trio.store.store import open_store
+from tests.archive.conftest import completed, list_keys, new_bucket
+
+
+async def seed(settings: Settings) -> tuple[int, int]:
+    """Two completed images whose archive failed: one retryable, one whose file is gone."""
+    async with open_store(settings.database_url) as store, open_platforms(settings) as platforms:
+        user = await store.create_user("cli@example.org", "not a real hash", False)
+        network = await store.create_network(user.id, "cli", "", ["dummy-t2i", "dummy-i2t"], 30)
+        call = Call(
+            model=get_model("dummy-t2i"), input="a red balloon", token=None, invocation_id=0
+        )
+        image = (await platforms.dummy.invoke(call)).output
+        ok = await completed(store, network, image)
+        gone = await completed(store, network, f"{settings.base_url}/dummy/deleted_file.png")
+        for row in (ok, gone):
+            await store.write(
+                merge_metadata, row.id, {"archive_error": "storage down"}, store.now()
+            )
+    return ok.id, gone.id
+
+
+async def failed_ids(settings: Settings) -> list[int]:
+    async with open_store(settings.database_url) as store:
+        return [row.id for row in await store.read(failed_archives)]
+
+
+@pytest.fixture
+def cli_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, moto_endpoint: str) -> Settings:
+    env = {
+        "PANIC_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "PANIC_DATA_DIR": str(tmp_path / "data"),
+        "PANIC_ARCHIVE": "s3",
+        "PANIC_S3_ENDPOINT_URL": moto_endpoint,
+        "PANIC_S3_BUCKET": new_bucket(),
+        "PANIC_S3_CREATE_BUCKET": "true",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return Settings.from_env()
+
+
+def test_status_lists_failures_and_retry_archives_them(
+    cli_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ok, gone = trio.run(seed, cli_settings)
+
+    assert main(["archive", "status"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in listed[:-1]] == [f"#{ok}", f"#{gone}"]
+    assert "storage down" in listed[0]
+    assert listed[-1] == "2 output(s) not archived"
+
+    assert main(["archive", "retry"]) == 1  # the deleted file still fails
+    retried = capsys.readouterr().out
+    assert f"#{ok} archived: {cli_settings.s3_endpoint_url}/" in retried
+    assert f"still failing: #{gone}" in retried
+    assert "deleted_file.png is missing" in retried
+    assert retried.splitlines()[-1] == "1 archived, 1 still failing"
+
+    assert trio.run(failed_ids, cli_settings) == [gone]
+    assert cli_settings.s3_endpoint_url is not None
+    keys = list_keys(cli_settings.s3_endpoint_url, cli_settings.s3_bucket)
+    assert keys == {f"invocation-{ok}-output.webp"}
+
+
+def test_status_with_nothing_failed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PANIC_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    monkeypatch.setenv("PANIC_DATA_DIR", str(tmp_path / "data"))
+    assert main(["archive", "status"]) == 0
+    assert main(["archive", "retry"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["every archive succeeded", "0 archived, 0 still failing"]
+
+
+def test_retry_with_storage_unreachable_is_one_line_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PANIC_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("PANIC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PANIC_ARCHIVE", "s3")
+    monkeypatch.setenv("PANIC_S3_ENDPOINT_URL", "http://127.0.0.1:9")  # discard port: refused
+    assert main(["archive", "retry"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("panic-trio: error: cannot reach S3 bucket")
+    assert len(err.strip().splitlines()) == 1
