@@ -2,7 +2,7 @@
 
 Rules for tests in this suite:
 - Real parts wherever they run here: SQLite files (and PostgreSQL when
-  PANIC_TEST_POSTGRES_URL is set, as scripts/test does), real threads, real
+  PT_TEST_POSTGRES_URL is set, as scripts/test does), real threads, real
   HTTP servers on 127.0.0.1. Fakes only at seams we own (the Platform protocol).
 - Exact timing tests use pytest-trio's ``autojump_clock`` with ``inline=True``
   (blocking calls on the loop), because the autojump clock does not wait for
@@ -21,14 +21,14 @@ import pytest
 from panic_trio import Panic, Settings, open_panic
 from panic_trio.domain import Network, User
 
-POSTGRES_URL = os.environ.get("PANIC_TEST_POSTGRES_URL")
+POSTGRES_URL = os.environ.get("PT_TEST_POSTGRES_URL")
 
 
 @pytest.fixture(autouse=True)
 def _clean_panic_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never inherit PANIC_* settings from the developer's shell."""
     for key in list(os.environ):
-        if key.startswith("PANIC_") and key != "PANIC_TEST_POSTGRES_URL":
+        if key.startswith("PANIC_"):
             monkeypatch.delenv(key)
 
 
@@ -83,5 +83,5 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
     if POSTGRES_URL is None:
-        pytest.skip("PANIC_TEST_POSTGRES_URL is not set (scripts/test sets it)")
+        pytest.skip("PT_TEST_POSTGRES_URL is not set (scripts/test sets it)")
     return fresh_postgres_database()

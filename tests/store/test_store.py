@@ -67,6 +67,20 @@ async def test_a_run_is_written_row_by_row(database_url: str) -> None:
         assert await store.list_run(net, genesis.run_number) == [done, failed]
 
 
+async def test_with_no_backoff_the_next_step_is_created_already_invoking(
+    database_url: str,
+) -> None:
+    async with open_store(database_url) as store:
+        _, net = await make_run(store)
+        genesis = await store.create_genesis(net, "dummy-t2t", "hello")
+        _, following = await store.complete_and_prepare_next(
+            genesis.id, "olleh", {}, start_next=True
+        )
+        assert following.state == "invoking"
+        done, _ = await store.complete_and_prepare_next(following.id, "next", {"attempts": 1})
+        assert done.metadata == {"attempts": 1}
+
+
 async def test_a_failed_invocation_can_never_be_completed_afterwards(database_url: str) -> None:
     async with open_store(database_url) as store:
         _, net = await make_run(store)

@@ -14,6 +14,7 @@ from datetime import datetime
 import trio
 
 from panic_trio.domain import Event, Invocation, RunnerStatus
+from panic_trio.engine.boards import Boards
 from panic_trio.engine.broadcast import Broadcast, Subscription
 from panic_trio.engine.runner import (
     STOPPED,
@@ -107,16 +108,16 @@ class Engine:
 
     async def stop_all(self) -> int:
         """Stop every active run; returns how many were stopped."""
-        stopped = 0
+        stopped: list[int] = []
 
         async def stop(network_id: int) -> None:
-            nonlocal stopped
-            stopped += await self.stop_run(network_id, "stopped by an admin")
+            if await self.stop_run(network_id, "stopped by an admin"):
+                stopped.append(network_id)
 
         async with trio.open_nursery() as nursery:
             for network_id in list(self._runners):
                 nursery.start_soon(stop, network_id)
-        return stopped
+        return len(stopped)
 
     async def forget(self, network_id: int) -> None:
         """Stop a deleted network's run and drop its runner."""
@@ -187,6 +188,7 @@ async def open_engine(
     invoke: Invoke = _plain_invoke,
     on_completed: CompletionHook = _ignore_completion,
     now: Callable[[], datetime] | None = None,
+    boards: Boards | None = None,
 ) -> AsyncIterator[Engine]:
     """Run the engine; entering recovers interrupted runs, exiting ends all runs.
 
@@ -202,6 +204,7 @@ async def open_engine(
         on_completed=on_completed,
         feed=Broadcast[Event](buffer=256),
         now=now or store.now,
+        boards=boards,
     )
     async with trio.open_nursery() as nursery:
         engine = Engine(deps, nursery)

@@ -21,6 +21,7 @@ import trio
 
 from panic_trio.domain import Event, Invocation, Network, RunnerState, RunnerStatus
 from panic_trio.engine import schedule
+from panic_trio.engine.boards import Boards, RunBoards
 from panic_trio.engine.broadcast import Broadcast
 from panic_trio.errors import LockedOut, MissingToken, PanicError, PlatformError, PlatformTimeout
 from panic_trio.models import get_model
@@ -102,6 +103,7 @@ class RunnerDeps:
     on_completed: CompletionHook
     feed: Broadcast[Event]
     now: Callable[[], datetime]
+    boards: Boards | None = None  # Vestaboard dispatch (engine/boards.py)
 
 
 class NetworkRunner:
@@ -155,13 +157,13 @@ class NetworkRunner:
         now = trio.current_time()
         if self.active and self.status.genesis is not None:
             remaining = schedule.lockout_remaining(self._genesis_at, now, network.lockout_seconds)
-            if remaining > 0:
+            if remaining > 0 and self.status.state != "failed":  # failed: only board sends left
                 raise LockedOut(self.status.genesis, remaining)
             await self._cancel(REPLACED)
         genesis = await self._deps.store.create_genesis(network.id, network.models[0], prompt)
         self._genesis_at = now
         self._lockout_until = now + network.lockout_seconds
-        await self._launch(network, genesis, genesis, start_at=None)
+        await self._launch(network, genesis, genesis, start_at=None, announce=True)
         return genesis
 
     async def _resume(self, request: Resume) -> None:
@@ -183,7 +185,13 @@ class NetworkRunner:
         await self._launch(request.network, request.genesis, request.row, start_at=start_at)
 
     async def _launch(
-        self, network: Network, genesis: Invocation, first: Invocation, start_at: float | None
+        self,
+        network: Network,
+        genesis: Invocation,
+        first: Invocation,
+        start_at: float | None,
+        *,
+        announce: bool = False,
     ) -> None:
         assert self._nursery is not None
         self._scope = trio.CancelScope()
@@ -191,7 +199,9 @@ class NetworkRunner:
         self._cancel_reason = SHUTDOWN  # any cancel not asked for by _cancel() is a shutdown
         self._pending = first
         self._set_status(genesis=genesis, current=first, error=None)
-        self._nursery.start_soon(self._run, network, first, start_at, self._scope, self._run_done)
+        self._nursery.start_soon(
+            self._run, network, first, start_at, self._scope, self._run_done, announce
+        )
 
     async def _cancel(self, reason: str) -> bool:
         if not self.active:
@@ -213,12 +223,16 @@ class NetworkRunner:
         start_at: float | None,
         scope: trio.CancelScope,
         done: trio.Event,
+        announce: bool,
     ) -> None:
         """One run: invoke, complete, prepare the next, wait, repeat."""
         try:
             with scope:
-                await self._drive(network, first, start_at)
-        except Exception as exc:
+                async with trio.open_nursery() as sends:  # board pushes: cancelled with the run
+                    boards = RunBoards(self._deps.boards, sends, network)
+                    await self._drive(network, first, start_at, boards, announce)
+        except Exception as group:
+            exc = _sole(group)
             # The runner's boundary: a bug or a store failure ends this run only.
             logger.exception("network %s: run failed unexpectedly", self.network_id)
             await self._finish_pending({"error": f"internal error: {exc}"}, error=str(exc))
@@ -227,8 +241,18 @@ class NetworkRunner:
                 await self._clean_up_cancelled()
             done.set()
 
-    async def _drive(self, network: Network, current: Invocation, start_at: float | None) -> None:
+    async def _drive(
+        self,
+        network: Network,
+        current: Invocation,
+        start_at: float | None,
+        boards: RunBoards,
+        announce: bool,
+    ) -> None:
         store = self._deps.store
+        hold = await boards.announce(current) if announce else None
+        if hold is not None:
+            start_at = trio.current_time() + hold
         if start_at is not None:
             self._set_status(current=current, next_at=start_at)
             await trio.sleep_until(start_at)
@@ -243,16 +267,21 @@ class NetworkRunner:
             except PlatformError as exc:
                 await self._finish_pending({"error": exc.message}, error=exc.message)
                 return
+            now = trio.current_time()
+            floor = await boards.prepare(current, result.output)
+            delay = schedule.next_delay(now - self._genesis_at, self._backoff, floor=floor)
             done, current = await store.complete_and_prepare_next(
-                current.id, result.output, result.metadata
+                current.id,
+                result.output,
+                {**current.metadata, **result.metadata},
+                start_next=delay <= 0,
             )
             self._pending = current
+            await boards.dispatch(done)
             self._deps.on_completed(done, current)
-            now = trio.current_time()
-            next_at = now + schedule.next_delay(now - self._genesis_at, self._backoff)
-            self._set_status(current=current, next_at=next_at)
+            self._set_status(current=current, next_at=now + delay)
             self._publish(done)
-            await trio.sleep_until(next_at)
+            await trio.sleep_until(now + delay)
 
     async def _call(self, network: Network, invocation: Invocation) -> Result:
         try:
@@ -358,3 +387,10 @@ class NetworkRunner:
     def _emit(self, event: Event) -> None:
         self.events.publish(event)
         self._deps.feed.publish(event)
+
+
+def _sole(exc: Exception) -> Exception:
+    """The one error inside the nursery's exception group (or the group itself)."""
+    while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc

@@ -141,3 +141,18 @@ invocations = Table(
     UniqueConstraint("network_id", "run_number", "sequence_number", name="uq_invocations_in_run"),
     Index("ix_invocations_active", "state"),
 )
+
+# Installations (migration 0002): a named, ordered list of watchers for one
+# network. The watchers are a JSON array of the fields of
+# ``panic_trio.watchers.Watcher``, validated before every write.
+installations = Table(
+    "installations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("network_id", Integer, ForeignKey("networks.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("watchers", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "network_id"),
+)

@@ -126,11 +126,21 @@ class Store:
         return await self.write(invocations.set_invoking, invocation_id, self.now())
 
     async def complete_and_prepare_next(
-        self, invocation_id: int, output: str, metadata: Mapping[str, Any]
+        self,
+        invocation_id: int,
+        output: str,
+        metadata: Mapping[str, Any],
+        *,
+        start_next: bool = False,
     ) -> tuple[Invocation, Invocation]:
-        """Complete an invocation and create the next one (``ready``)."""
+        """Complete an invocation and create the next (``invoking`` if ``start_next``)."""
         return await self.write(
-            invocations.complete_and_prepare_next, invocation_id, output, metadata, self.now()
+            invocations.complete_and_prepare_next,
+            invocation_id,
+            output,
+            metadata,
+            self.now(),
+            start_next=start_next,
         )
 
     async def fail(self, invocation_id: int, metadata: Mapping[str, Any]) -> Invocation:

@@ -1,0 +1,198 @@
+"""The composition root: engine + web app + Hypercorn under one root nursery.
+
+:func:`serve` opens the engine (``open_panic``), builds the web app and runs
+Hypercorn inside its own nursery, and only then reports the bound URLs.
+Shutdown (SIGINT/SIGTERM, or ``shutdown_trigger``) is ordered so nothing is
+cut off mid-sentence: first the app's ``going_away`` event, so every WebSocket
+closes with 1001 at once; then Hypercorn's trigger, so it stops accepting and
+finishes open requests; then leaving ``open_panic``, which ends runs without
+failing them (they resume at the next start). A second signal, or the
+``shutdown_timeout`` deadline, cuts everything short.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import signal
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Final
+
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve as hypercorn_serve
+from quart_trio import QuartTrio
+
+from panic_trio.domain import Network, User
+from panic_trio.errors import ConfigError
+from panic_trio.panic import Panic, open_panic
+from panic_trio.security.tokens import load_secret_key
+from panic_trio.settings import Settings
+from panic_trio.web import create_app
+from panic_trio.web.state import EXTENSION, WebState
+
+logger = logging.getLogger(__name__)
+
+GOODBYE_SECONDS: Final = 2.0  # how long WebSockets get to close with 1001
+MAX_WS_MESSAGE_BYTES: Final = 64 * 1024
+DEMO_EMAIL: Final = "admin@panic.local"
+DEMO_MODELS: Final = ["dummy-t2i", "dummy-i2t"]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSeed:
+    """What ``--demo`` created (printed once, after the server is listening)."""
+
+    admin: User
+    password: str
+    network: Network
+
+
+def hypercorn_config(settings: Settings) -> Config:
+    """Hypercorn's settings for ``settings`` (bind, graceful timeout, limits)."""
+    config = Config()
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    config.bind = [f"{host}:{settings.port}"]
+    config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")
+    config.graceful_timeout = settings.shutdown_timeout
+    config.websocket_max_message_size = MAX_WS_MESSAGE_BYTES
+    config.include_server_header = False
+    return config
+
+
+async def create_demo_installation(panic: Panic, network: Network) -> None:
+    """Hook for ``--demo``: an installation with a grid and a single watcher.
+
+    Installations arrive with a later issue; create them here when they exist.
+    """
+    await trio.lowlevel.checkpoint()
+
+
+async def seed_demo(panic: Panic) -> DemoSeed | None:
+    """On an empty database: an admin with a random password and a dummy network."""
+    if await panic.list_users():
+        logger.info("--demo: the database already has users; nothing was created")
+        return None
+    password = secrets.token_urlsafe(12)
+    admin = await panic.create_user(DEMO_EMAIL, password, admin=True)
+    network = await panic.create_network(
+        admin.id,
+        "Demo loop",
+        models=DEMO_MODELS,
+        description="A **dummy** network: text → image → text, offline.",
+    )
+    await create_demo_installation(panic, network)
+    return DemoSeed(admin, password, network)
+
+
+def print_demo(seed: DemoSeed, app: QuartTrio, base: str) -> None:
+    """Print the demo credentials and URLs, once (the password is not stored anywhere)."""
+    state: WebState = app.extensions[EXTENSION]
+    net = seed.network.id
+    token = state.tokens.issue(net)
+    print(  # the one place a person must read something
+        "\nPANIC! demo is ready\n"
+        f"  sign in:        {base}/sign-in\n"
+        f"    email:        {seed.admin.email}\n"
+        f"    password:     {seed.password}   (shown once)\n"
+        f"  control panel:  {base}/networks/{net}\n"
+        f"  terminal:       {base}/networks/{net}/terminal?token={token}  (valid 1 hour)\n"
+        f"  info page:      {base}/networks/{net}/info\n"
+        f"  QR code:        {base}/networks/{net}/info/qr\n"
+        f"  admin:          {base}/admin\n",
+        flush=True,
+    )
+
+
+class _Shutdown:
+    """The ordered shutdown: goodbye to sockets, then Hypercorn, then a deadline."""
+
+    def __init__(self, state: WebState, settings: Settings, root: trio.Nursery) -> None:
+        self.stop_serving = trio.Event()
+        self._state = state
+        self._settings = settings
+        self._root = root
+        self._begun = False
+
+    async def begin(self) -> None:
+        if self._begun:  # asked twice: stop waiting for anyone
+            logger.warning("shutting down now")
+            self._root.cancel_scope.cancel()
+            return
+        self._begun = True
+        logger.info("shutting down: closing live connections")
+        self._root.cancel_scope.deadline = trio.current_time() + self._settings.shutdown_timeout
+        self._state.going_away.set()
+        with trio.move_on_after(GOODBYE_SECONDS):
+            await self._state.sockets.wait_idle()
+        self.stop_serving.set()
+
+    async def on_signals(self, *, task_status: trio.TaskStatus[None]) -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            task_status.started()
+            async for signum in signals:
+                logger.info("received %s", signal.Signals(signum).name)
+                self._root.start_soon(self.begin)
+
+    async def on_trigger(self, trigger: Callable[[], Awaitable[object]]) -> None:
+        await trigger()
+        await self.begin()
+
+
+async def serve(
+    settings: Settings,
+    *,
+    demo: bool = False,
+    shutdown_trigger: Callable[[], Awaitable[object]] | None = None,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve the web app until SIGINT/SIGTERM (or ``shutdown_trigger`` returns).
+
+    Args:
+        settings: where to listen and everything else.
+        demo: on an empty database, create an admin and a dummy network and
+            print how to reach them.
+        shutdown_trigger: awaited instead of listening for signals (for
+            embedding, and for threads, where signals cannot be received).
+        task_status: ``started(urls)`` once Hypercorn is listening.
+    """
+    secret = await trio.to_thread.run_sync(load_secret_key, settings.secret_key, settings.data_dir)
+    async with open_panic(settings) as panic:
+        seed = await seed_demo(panic) if demo else None
+        going_away = trio.Event()
+        app = create_app(panic, settings, secret_key=secret, going_away=going_away)
+        async with trio.open_nursery() as root:
+            shutdown = _Shutdown(app.extensions[EXTENSION], settings, root)
+            if shutdown_trigger is not None:
+                root.start_soon(shutdown.on_trigger, shutdown_trigger)
+            elif threading.current_thread() is threading.main_thread():
+                await root.start(shutdown.on_signals)
+
+            async def http(*, task_status: trio.TaskStatus[list[str]]) -> None:
+                try:
+                    await hypercorn_serve(
+                        app,
+                        hypercorn_config(settings),
+                        shutdown_trigger=shutdown.stop_serving.wait,
+                        task_status=task_status,
+                    )
+                finally:
+                    root.cancel_scope.cancel()  # the signal watcher has nothing left to do
+
+            try:
+                urls: list[str] = await root.start(http)
+            except* OSError as failed:  # bind errors are bad settings, not crashes
+                reason: BaseException = failed
+                while isinstance(reason, BaseExceptionGroup):
+                    reason = reason.exceptions[0]
+                raise ConfigError(
+                    f"cannot listen on {settings.host}:{settings.port}: {reason}"
+                ) from None
+            logger.info("serving on %s", ", ".join(urls))
+            if seed is not None:
+                print_demo(seed, app, settings.public_url or urls[0])
+            task_status.started(urls)
+        logger.info("stopped serving; ending runs (they resume at the next start)")

@@ -1,0 +1,115 @@
+"""The web app: server-rendered pages, a JSON API and live WebSockets.
+
+:func:`create_app` builds a Quart-Trio app around an open
+:class:`~panic_trio.panic.Panic`; :func:`panic_trio.app.serve` runs it under
+Hypercorn. The app starts no tasks of its own: every WebSocket's tasks live
+in that connection's nursery, and the engine belongs to ``open_panic``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import trio
+from quart import Response, request
+from quart.typing import ResponseReturnValue
+from quart_trio import QuartTrio
+
+from panic_trio.panic import Panic
+from panic_trio.security.tokens import derive_key
+from panic_trio.settings import Settings
+from panic_trio.web import admin, api, auth, dashboard, live, networks, pages, terminal
+from panic_trio.web.ratelimit import RateLimiter
+from panic_trio.web.render import markdown, media_src, model_label
+from panic_trio.web.security import add_security_headers
+from panic_trio.web.state import EXTENSION, WebState
+from panic_trio.web.terminal_tokens import TerminalTokens
+
+HERE: Final = Path(__file__).parent
+UNSAFE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_BODY_BYTES: Final = 256 * 1024
+LOGIN_LIMIT: Final = (5, 300.0)  # five failed sign-ins per five minutes, per address and email
+PROMPT_LIMIT: Final = (5, 15.0)  # five prompts per fifteen seconds per client
+
+
+def create_app(
+    panic: Panic,
+    settings: Settings,
+    *,
+    secret_key: str,
+    going_away: trio.Event | None = None,
+    terminal_tokens: TerminalTokens | None = None,
+    login_limit: tuple[int, float] = LOGIN_LIMIT,
+    prompt_limit: tuple[int, float] = PROMPT_LIMIT,
+) -> QuartTrio:
+    """Build the app.
+
+    Args:
+        panic: the open engine (the app never closes it).
+        settings: public URL and data folder come from here.
+        secret_key: from :func:`panic_trio.security.tokens.load_secret_key`;
+            sessions and terminal tokens each use a key derived from it.
+        going_away: set it to close every WebSocket with 1001 (shutdown).
+        terminal_tokens: a replacement token issuer (tests age tokens).
+        login_limit, prompt_limit: ``(count, per_seconds)`` rate limits.
+    """
+    app = QuartTrio(
+        __name__, template_folder=str(HERE / "templates"), static_folder=str(HERE / "static")
+    )
+    app.secret_key = derive_key(secret_key, "panic-trio sessions").hex()
+    app.session_interface = auth.SessionInterface()
+    app.config.update(
+        SESSION_COOKIE_NAME="_panic_key",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=timedelta(days=14),
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+    )
+    app.extensions[EXTENSION] = WebState(
+        panic=panic,
+        settings=settings,
+        tokens=terminal_tokens
+        or TerminalTokens(derive_key(secret_key, "panic-trio terminal tokens")),
+        login_limiter=RateLimiter(*login_limit),
+        prompt_limiter=RateLimiter(*prompt_limit),
+        going_away=going_away if going_away is not None else trio.Event(),
+    )
+    for blueprint in (
+        auth.bp, api.bp, live.bp, pages.bp, dashboard.bp, networks.bp, terminal.bp, admin.bp
+    ):  # fmt: skip
+        app.register_blueprint(blueprint)
+    app.jinja_env.filters.update(
+        markdown=markdown,
+        media=lambda url: media_src(url, settings.base_url),
+        model_label=model_label,
+    )
+    app.jinja_env.globals.update(csrf_token=auth.csrf_token)
+
+    @app.before_request
+    async def read_body_then_check_csrf() -> ResponseReturnValue | None:
+        # Read the body before any early answer: Hypercorn closes a keep-alive
+        # connection whose request body was left unread (stack notes §11).
+        if request.method not in UNSAFE_METHODS:
+            return None
+        await request.get_data()
+        if request.path.startswith("/api/") or await auth.form_csrf_valid():
+            return None
+        return await pages.error_page(
+            403, "Forbidden", "The form has expired. Go back, reload the page and try again."
+        )
+
+    @app.context_processor
+    async def page_globals() -> dict[str, Any]:
+        return {"current_user": await auth.current_user(), "base_url": settings.base_url}
+
+    @app.after_request
+    async def security_headers(response: Response) -> Response:
+        return add_security_headers(response, settings.base_url)
+
+    app.register_error_handler(404, pages.not_found)
+    app.register_error_handler(405, pages.method_not_allowed)
+    return app

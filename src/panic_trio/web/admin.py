@@ -1,0 +1,120 @@
+"""The admin page: live feed of every network, runner statuses, stop, backup."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+import trio
+from quart import Blueprint, Response, flash, jsonify, redirect, render_template, websocket
+from quart.typing import ResponseReturnValue
+
+from panic_trio.errors import PanicError
+from panic_trio.web.auth import current_user, login_required, signed_in_user
+from panic_trio.web.live import open_socket, same_origin
+from panic_trio.web.pages import error_page
+from panic_trio.web.state import web_state
+
+FEED_LENGTH: Final = 100
+SLOW_CLIENT_SECONDS: Final = 10.0
+
+bp = Blueprint("admin", __name__)
+
+
+def _stopped_message(count: int) -> str:
+    if count == 0:
+        return "No running jobs found to stop"
+    return f"Stopped {count} running job" + ("" if count == 1 else "s")
+
+
+@bp.get("/admin/")
+@bp.get("/admin")
+@login_required
+async def show() -> ResponseReturnValue:
+    """Everything that runs, for admins."""
+    user = await signed_in_user()
+    if not user.admin:
+        return await error_page(403, "Admins only", "This page is for administrators.")
+    panic = web_state().panic
+    networks = await panic.list_networks(None)
+    return await render_template(
+        "admin.html",
+        invocations=await panic.recent_invocations(FEED_LENGTH),
+        networks=networks,
+        statuses={n.id: panic.status(n.id) for n in networks},
+    )
+
+
+@bp.post("/admin/stop-all")
+@login_required
+async def stop_all() -> ResponseReturnValue:
+    """Stop every run on every network."""
+    user = await signed_in_user()
+    if not user.admin:
+        return await error_page(403, "Admins only", "This page is for administrators.")
+    await flash(_stopped_message(await web_state().panic.stop_all()), "info")
+    return redirect("/admin", 303)
+
+
+@bp.get("/admin/backup")
+async def backup() -> ResponseReturnValue:
+    """A consistent copy of the database, as a download (admins only)."""
+    user = await current_user()
+    if user is None or not user.admin:
+        return jsonify({"error": "Forbidden"}), 403
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    try:
+        with tempfile.TemporaryDirectory(prefix="panic-backup-") as folder:
+            path = Path(folder) / "backup.db"
+            await web_state().panic.backup(path)
+            data = await trio.Path(path).read_bytes()
+    except PanicError as exc:
+        return jsonify({"error": "Backup failed", "message": str(exc)}), 500
+    return Response(
+        data,
+        mimetype="application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="panic_backup_{stamp}.db"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+async def _feed() -> None:
+    state = web_state()
+    encode = state.feed_encoder
+    with state.panic.engine.feed.subscribe() as events:
+        async with trio.open_nursery() as nursery:
+
+            async def goodbye() -> None:
+                await state.going_away.wait()
+                with trio.move_on_after(2):
+                    await websocket.close(1001, "server shutting down")
+                nursery.cancel_scope.cancel()
+
+            async def read() -> None:  # nothing to read, but notice a disconnect
+                while True:
+                    await websocket.receive()
+
+            nursery.start_soon(goodbye)
+            nursery.start_soon(read)
+            async for event in events:
+                if event.kind == "status":
+                    continue
+                with trio.move_on_after(SLOW_CLIENT_SECONDS) as timer:
+                    await websocket.send(encode(event))
+                if timer.cancelled_caught:
+                    nursery.cancel_scope.cancel()
+                    return
+
+
+@bp.websocket("/ws/admin")
+async def feed() -> Response | None:
+    """Every network's invocations as they happen (admins only)."""
+    user = await current_user() if same_origin() else None
+    if user is None or not user.admin:
+        return Response("admins only", 403)
+    await open_socket(_feed)
+    return None

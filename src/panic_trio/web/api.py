@@ -1,0 +1,252 @@
+"""The JSON API under ``/api/`` (shapes fixed by the contract).
+
+Callers authenticate with a personal API key (``Authorization: Bearer``), the
+session cookie (writes need the ``X-CSRF-Token`` header too), or, to start a
+run only, a terminal token (``?token=``). Every write is checked: owner or
+admin. Someone else's network is a 404, as if it did not exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from quart import Blueprint, Response, jsonify, request
+
+from panic_trio.domain import Network, User
+from panic_trio.errors import InvalidInput, LockedOut, NotFound
+from panic_trio.models import all_models, find_model, network_problem
+from panic_trio.models.validation import compatible_next
+from panic_trio.web.auth import CSRF_HEADER, csrf_valid, current_user, may_manage
+from panic_trio.web.openapi import OPENAPI
+from panic_trio.web.ratelimit import whole_seconds
+from panic_trio.web.render import model_json
+from panic_trio.web.state import web_state
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+class ApiError(Exception):
+    """An error answer: status, JSON body and optional headers."""
+
+    def __init__(
+        self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(body.get("error", "error"))
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+def fail(status: int, error: str, message: str, **extra: Any) -> NoReturn:
+    """Raise an :class:`ApiError` with the usual ``error``/``message`` body."""
+    raise ApiError(status, {"error": error, "message": message, **extra})
+
+
+@bp.errorhandler(ApiError)
+async def _api_error(exc: ApiError) -> tuple[Response, int, dict[str, str]]:
+    return jsonify(exc.body), exc.status, exc.headers
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: a user, or an anonymous holder of a terminal token."""
+
+    user: User | None
+    client_key: str
+
+
+async def caller(*, write: bool) -> User:
+    """The authenticated user, or 401/403."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, key = header.partition(" ")
+        user = None
+        if scheme.lower() == "bearer" and key.strip():
+            user = await web_state().panic.user_for_api_key(key.strip())
+        if user is None:
+            fail(401, "unauthorized", "the API key is not valid")
+        return user
+    user = await current_user()
+    if user is None:
+        fail(401, "unauthorized", "sign in, or send Authorization: Bearer <API key>")
+    if write and not csrf_valid(request.headers.get(CSRF_HEADER)):
+        fail(403, "csrf", f"session writes need the {CSRF_HEADER} header (see <meta csrf-token>)")
+    return user
+
+
+async def managed_network(network_id: int, user: User) -> Network:
+    """The network if ``user`` may manage it; otherwise 404."""
+    try:
+        network = await web_state().panic.get_network(network_id)
+    except NotFound:
+        network = None
+    if network is None or not may_manage(user, network):
+        fail(404, "not_found", f"no network with id {network_id}")
+    return network
+
+
+async def _prompting_caller(network_id: int) -> Caller:
+    token = request.args.get("token")
+    if request.headers.get("Authorization") is None and token is not None:
+        check = web_state().tokens.check(token, network_id)
+        if check != "ok":
+            fail(401, "invalid_token", f"the terminal token is {check.replace('_', ' ')}")
+        try:
+            await web_state().panic.get_network(network_id)
+        except NotFound:
+            fail(404, "not_found", f"no network with id {network_id}")
+        return Caller(None, f"ip:{request.remote_addr}")
+    user = await caller(write=True)
+    await managed_network(network_id, user)
+    return Caller(user, f"user:{user.id}")
+
+
+async def _json_object() -> dict[str, Any]:
+    body = await request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        fail(400, "bad_request", "the body must be a JSON object")
+    return body
+
+
+@bp.post("/networks/<int:network_id>/runs")
+async def start_run(network_id: int) -> Any:
+    """Start a run: 201 genesis, 429 locked out or rate limited, 422 bad prompt."""
+    state = web_state()
+    who = await _prompting_caller(network_id)
+    body = await _json_object()
+    wait = state.prompt_limiter.hit(who.client_key)
+    if wait > 0:
+        seconds = whole_seconds(wait)
+        raise ApiError(
+            429,
+            {"error": "rate_limited", "message": "too many prompts", "retry_after": seconds},
+            {"Retry-After": str(seconds)},
+        )
+    prompt = body.get("prompt")
+    if not isinstance(prompt, str):
+        fail(422, "invalid_prompt", 'the body needs a "prompt" string')
+    try:
+        genesis = await state.panic.start_run(network_id, prompt)
+    except LockedOut as exc:
+        seconds = whole_seconds(exc.retry_after)
+        raise ApiError(
+            429,
+            {"error": "locked_out", "retry_after": seconds, "genesis": exc.genesis.to_json()},
+            {"Retry-After": str(seconds)},
+        ) from None
+    except InvalidInput as exc:
+        error = "invalid_prompt" if exc.field == "prompt" else "invalid_network"
+        fail(422, error, exc.message)
+    except NotFound as exc:
+        fail(404, "not_found", str(exc))
+    return jsonify({"genesis": genesis.to_json()}), 201
+
+
+@bp.delete("/networks/<int:network_id>/runs/current")
+async def stop_run(network_id: int) -> Any:
+    """Stop the current run (owner or admin)."""
+    user = await caller(write=True)
+    await managed_network(network_id, user)
+    return jsonify({"stopped": await web_state().panic.stop_run(network_id)})
+
+
+@bp.get("/networks")
+async def list_networks() -> Any:
+    """The caller's networks (every network for an admin)."""
+    user = await caller(write=False)
+    networks = await web_state().panic.list_networks(None if user.admin else user.id)
+    return jsonify({"networks": [n.to_json() for n in networks]})
+
+
+@bp.post("/networks")
+async def create_network() -> Any:
+    """Create a network owned by the caller."""
+    user = await caller(write=True)
+    body = await _json_object()
+    try:
+        network = await web_state().panic.create_network(
+            user.id,
+            body.get("name", ""),
+            models=body.get("models", []),
+            description=body.get("description", ""),
+            lockout_seconds=body.get("lockout_seconds", 30),
+        )
+    except InvalidInput as exc:
+        fail(422, "invalid_input", exc.message, field=exc.field)
+    return jsonify({"network": network.to_json()}), 201
+
+
+@bp.get("/networks/<int:network_id>")
+async def get_network(network_id: int) -> Any:
+    """The network and its runner status."""
+    user = await caller(write=False)
+    network = await managed_network(network_id, user)
+    status = web_state().panic.status(network_id)
+    return jsonify({"network": network.to_json(), "status": status.to_json()})
+
+
+@bp.patch("/networks/<int:network_id>")
+async def update_network(network_id: int) -> Any:
+    """Change name, description, models or lockout; all or nothing."""
+    user = await caller(write=True)
+    await managed_network(network_id, user)
+    body = await _json_object()
+    try:
+        network = await web_state().panic.update_network(network_id, **body)
+    except InvalidInput as exc:
+        error = "invalid_network" if exc.field == "models" else "invalid_input"
+        fail(422, error, exc.message, field=exc.field)
+    return jsonify({"network": network.to_json()})
+
+
+@bp.get("/networks/<int:network_id>/runs/<int:run_number>")
+async def get_run(network_id: int, run_number: int) -> Any:
+    """Every invocation of one run, by sequence number."""
+    user = await caller(write=False)
+    await managed_network(network_id, user)
+    invocations = await web_state().panic.list_run(network_id, run_number)
+    if not invocations:
+        fail(404, "not_found", f"no run {run_number} on network {network_id}")
+    return jsonify({"invocations": [i.to_json() for i in invocations]})
+
+
+@bp.post("/admin/stop-all")
+async def stop_all() -> Any:
+    """Stop every run (admins only)."""
+    user = await caller(write=True)
+    if not user.admin:
+        fail(403, "forbidden", "admins only")
+    return jsonify({"stopped": await web_state().panic.stop_all()})
+
+
+@bp.get("/models")
+async def models() -> Any:
+    """The model catalog (deprecated models hidden)."""
+    return jsonify({"models": [model_json(m) for m in all_models(include_deprecated=False)]})
+
+
+@bp.get("/models/check")
+async def check_models() -> Any:
+    """Validate a draft cycle for the editor: its problem and what may come next."""
+    ids = [m for m in request.args.get("models", "").split(",") if m]
+    known = [m for m in ids if find_model(m) is not None]
+    return jsonify(
+        {
+            "valid": bool(ids) and network_problem(ids) is None,
+            "problem": network_problem(ids) if ids else None,
+            "compatible": [model_json(m) for m in compatible_next(known)],
+        }
+    )
+
+
+@bp.get("/openapi.json")
+async def openapi() -> Any:
+    """The OpenAPI description of this API."""
+    return jsonify(OPENAPI)
+
+
+@bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+async def unknown(rest: str) -> Any:
+    """Unknown API paths get JSON, not the HTML 404 page."""
+    fail(404, "not_found", f"no API endpoint /api/{rest}")

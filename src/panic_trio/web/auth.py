@@ -1,0 +1,192 @@
+"""Sessions, CSRF and sign-in/sign-out.
+
+The session is Quart's signed cookie (``_panic_key``, HttpOnly, SameSite=Lax)
+holding only the user id and a CSRF token; it is signed with a key derived
+for sessions alone. Every form carries the CSRF token and every state change
+checks it. Failed sign-ins are rate limited per address and per email.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Final, ParamSpec, TypeVar
+from urllib.parse import urlencode
+
+from quart import Blueprint, g, redirect, render_template, request, session, url_for
+from quart.sessions import SecureCookieSessionInterface
+from quart.typing import ResponseReturnValue
+
+from panic_trio.domain import Network, User
+from panic_trio.errors import NotFound
+from panic_trio.web.ratelimit import whole_seconds
+from panic_trio.web.state import web_state
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+SESSION_USER: Final = "uid"
+SESSION_CSRF: Final = "csrf"
+CSRF_FIELD: Final = "csrf_token"
+CSRF_HEADER: Final = "X-CSRF-Token"
+
+bp = Blueprint("auth", __name__)
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Quart's signed-cookie sessions, with SHA-256 instead of SHA-1."""
+
+    digest_method = staticmethod(hashlib.sha256)
+
+
+def csrf_token() -> str:
+    """This session's CSRF token (created on first use)."""
+    token = session.get(SESSION_CSRF)
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        session[SESSION_CSRF] = token
+    return token
+
+
+def csrf_valid(candidate: object) -> bool:
+    """True if ``candidate`` is this session's CSRF token."""
+    expected = session.get(SESSION_CSRF)
+    return (
+        isinstance(expected, str)
+        and isinstance(candidate, str)
+        and hmac.compare_digest(expected.encode(), candidate.encode())
+    )
+
+
+async def form_csrf_valid() -> bool:
+    """Check the token of a submitted form (or the header, for scripts)."""
+    form = await request.form
+    return csrf_valid(form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER))
+
+
+async def current_user() -> User | None:
+    """The signed-in user, or ``None`` (looked up once per request)."""
+    if "current_user" in g:
+        user: User | None = g.current_user
+        return user
+    user = None
+    user_id = session.get(SESSION_USER)
+    if isinstance(user_id, int):
+        try:
+            user = await web_state().panic.get_user(user_id)
+        except NotFound:
+            session.pop(SESSION_USER, None)
+    g.current_user = user
+    return user
+
+
+def may_manage(user: User | None, network: Network) -> bool:
+    """Owners and admins may change a network and see its private pages."""
+    return user is not None and (user.admin or user.id == network.owner_id)
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this site (never another site)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    return target
+
+
+def _here() -> str:
+    query = request.query_string.decode("latin1")
+    return request.path + (f"?{query}" if query else "")
+
+
+def sign_in_redirect() -> ResponseReturnValue:
+    """Send the visitor to sign in, remembering where they were going."""
+    return redirect(url_for("auth.sign_in") + "?" + urlencode({"next": _here()}))
+
+
+def login_required(
+    view: Callable[P, Awaitable[ResponseReturnValue]],
+) -> Callable[P, Awaitable[ResponseReturnValue]]:
+    """Views that need a signed-in user; others are sent to sign in first."""
+
+    @wraps(view)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
+        if await current_user() is None:
+            return sign_in_redirect()
+        return await view(*args, **kwargs)
+
+    return wrapper
+
+
+async def signed_in_user() -> User:
+    """The user of a :func:`login_required` view."""
+    user = await current_user()
+    assert user is not None, "use @login_required"
+    return user
+
+
+def dashboard_url(user: User) -> str:
+    """Where a user lands after signing in."""
+    return url_for("dashboard.show", user_id=user.id)
+
+
+@bp.get("/sign-in")
+async def sign_in() -> ResponseReturnValue:
+    """The sign-in form (or straight on, if already signed in)."""
+    next_page = safe_next(request.args.get("next"))
+    user = await current_user()
+    if user is not None:
+        return redirect(next_page or dashboard_url(user))
+    return await render_template("sign_in.html", next_page=next_page or "", email="")
+
+
+@bp.post("/sign-in")
+async def sign_in_submit() -> ResponseReturnValue:
+    """Check the password; 303 to the remembered page, or 401 with the form."""
+    state = web_state()
+    form = await request.form
+    email = (form.get("email") or "").strip().lower()
+    password = form.get("password") or ""
+    next_page = safe_next(form.get("next")) or ""
+    keys = (f"ip:{request.remote_addr}", f"email:{email}")
+    wait = max(state.login_limiter.retry_after(key) for key in keys)
+    if wait > 0:
+        message = f"Too many sign-in attempts. Try again in {whole_seconds(wait)} seconds."
+        page = await render_template(
+            "sign_in.html", next_page=next_page, email=email, error=message
+        )
+        return page, 429, {"Retry-After": str(whole_seconds(wait))}
+    user = await state.panic.authenticate(email, password)
+    if user is None:
+        for key in keys:
+            state.login_limiter.hit(key)
+        page = await render_template(
+            "sign_in.html",
+            next_page=next_page,
+            email=email,
+            error="Wrong email or password.",
+        )
+        return page, 401
+    for key in keys:
+        state.login_limiter.reset(key)
+    session.clear()  # a new session on sign-in: no fixation
+    session[SESSION_USER] = user.id
+    g.current_user = user
+    csrf_token()
+    return redirect(next_page or dashboard_url(user), 303)
+
+
+@bp.get("/sign-out")
+async def sign_out_page() -> ResponseReturnValue:
+    """A button to sign out (signing out on GET would let other sites do it)."""
+    if await current_user() is None:
+        return redirect("/")
+    return await render_template("sign_out.html")
+
+
+@bp.post("/sign-out")
+async def sign_out() -> ResponseReturnValue:
+    """Forget the session."""
+    session.clear()
+    return redirect("/", 303)

@@ -1,0 +1,65 @@
+"""JSON frames for live sockets, each engine event encoded once.
+
+Fan-out cost is dominated by per-message work times the number of viewers,
+so the text of an event is computed by the first socket that sends it and
+reused by every other socket.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from panic_trio.domain import Event, RunnerStatus
+
+
+def dumps(message: dict[str, Any]) -> str:
+    """Compact JSON for the wire."""
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+
+
+def status_message(status: RunnerStatus) -> str:
+    """A ``status`` frame."""
+    return dumps({"type": "status", "status": status.to_json()})
+
+
+def network_message(event: Event) -> str:
+    """The frame a network socket sends for ``event``."""
+    if event.kind == "status" or event.invocation is None:
+        return status_message(event.status)
+    return dumps({"type": event.kind, "invocation": event.invocation.to_json()})
+
+
+def feed_message(event: Event) -> str:
+    """The frame the admin feed sends: the invocation with its network's status."""
+    invocation = event.invocation.to_json() if event.invocation else None
+    return dumps({"type": event.kind, "invocation": invocation, "status": event.status.to_json()})
+
+
+class EventEncoder:
+    """Encodes each engine event once, however many sockets send it.
+
+    Every subscriber receives the same :class:`Event` object, so the first
+    socket to send it encodes it and the others reuse the text. The cache
+    keeps the event itself, so an ``id`` is never confused with a new one.
+    """
+
+    def __init__(self, encode: Callable[[Event], str], *, size: int = 256) -> None:
+        self._encode = encode
+        self._size = size
+        self._cache: OrderedDict[int, tuple[Event, str]] = OrderedDict()
+        self.encoded = 0
+
+    def __call__(self, event: Event) -> str:
+        """The frame for ``event`` (cached by identity)."""
+        cached = self._cache.get(id(event))
+        if cached is not None and cached[0] is event:
+            return cached[1]
+        text = self._encode(event)
+        self.encoded += 1
+        self._cache[id(event)] = (event, text)
+        if len(self._cache) > self._size:
+            self._cache.popitem(last=False)
+        return text

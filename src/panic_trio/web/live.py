@@ -1,0 +1,194 @@
+"""The live WebSocket ``/ws/networks/<id>``: events out, prompts in.
+
+Server → client: ``status`` (on connect and on change), ``invocation`` (an
+invocation changed state) and ``archived`` (only its URLs were rewritten).
+Client → server: ``{"type": "start_run", "prompt": ...}``, allowed with a
+valid ``?token=`` or the owner's (or an admin's) session; the reply is
+``run_started``, ``locked_out`` or ``error``. A malformed frame gets an
+``error`` reply and the connection stays up.
+
+Each connection runs one reader and one pusher task (plus a watcher that says
+goodbye with 1001 when the server goes away). Events reach the pusher through
+the engine's lossy subscription, so a slow browser loses events (and is sent
+a fresh status) instead of slowing a run. Each event is encoded once, however
+many sockets send it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import trio
+from quart import Blueprint, Response, websocket
+
+from panic_trio.domain import Event, Network
+from panic_trio.engine.broadcast import Subscription
+from panic_trio.errors import InvalidInput, LockedOut, NotFound, PanicError
+from panic_trio.web.auth import current_user, may_manage
+from panic_trio.web.encoding import dumps, status_message
+from panic_trio.web.ratelimit import whole_seconds
+from panic_trio.web.state import WebState, web_state
+
+logger = logging.getLogger(__name__)
+
+MAX_FRAME_CHARS: Final = 8192
+SLOW_CLIENT_SECONDS: Final = 10.0
+GOODBYE_SECONDS: Final = 2.0
+
+bp = Blueprint("live", __name__)
+
+
+def same_origin() -> bool:
+    """True unless the handshake came from a page on another site."""
+    origin = websocket.headers.get("Origin")
+    return origin is None or urlsplit(origin).netloc == websocket.host
+
+
+async def _permission(state: WebState, network: Network) -> Callable[[], str | None]:
+    """Who may prompt on this socket: a check run at every ``start_run``."""
+    user = await current_user() if same_origin() else None
+    token = websocket.args.get("token")
+    if may_manage(user, network):
+        return lambda: None
+
+    def check_token() -> str | None:
+        result = state.tokens.check(token, network.id)
+        if result == "ok":
+            return None
+        if token is None:
+            return "this screen is read-only: open the terminal from a QR code to prompt"
+        return f"your QR code is {result.replace('_', ' ')}: scan a fresh one"
+
+    return check_token
+
+
+class LiveSocket:
+    """One connected browser or script on one network."""
+
+    def __init__(self, state: WebState, network: Network, may_prompt: Callable[[], str | None]):
+        self.state = state
+        self.network = network
+        self.may_prompt = may_prompt
+        self.client_key = f"ip:{websocket.remote_addr}"
+        self._send_lock = trio.Lock()
+
+    async def send(self, text: str) -> None:
+        """Send one frame (the reader and the pusher share the socket)."""
+        async with self._send_lock:
+            await websocket.send(text)
+
+    async def serve(self) -> None:
+        """Run until the client leaves or the server goes away."""
+        panic = self.state.panic
+        async with panic.watch(self.network.id) as events, trio.open_nursery() as nursery:
+            await self.send(status_message(panic.status(self.network.id)))
+            nursery.start_soon(self._say_goodbye, nursery.cancel_scope)
+            nursery.start_soon(self._read)
+            nursery.start_soon(self._push, events, nursery.cancel_scope)
+
+    async def _say_goodbye(self, scope: trio.CancelScope) -> None:
+        await self.state.going_away.wait()
+        with trio.move_on_after(GOODBYE_SECONDS):
+            await websocket.close(1001, "server shutting down")
+        scope.cancel()
+
+    async def _push(self, events: Subscription[Event], scope: trio.CancelScope) -> None:
+        encode = self.state.network_encoder
+        dropped = 0
+        async for event in events:
+            messages = [encode(event)]
+            if events.dropped != dropped:  # we lost some: resynchronise with the status
+                dropped = events.dropped
+                messages.append(status_message(self.state.panic.status(self.network.id)))
+            for text in messages:
+                with trio.move_on_after(SLOW_CLIENT_SECONDS) as timer:
+                    await self.send(text)
+                if timer.cancelled_caught:
+                    logger.info("network %s: dropping a client too slow to keep up",
+                                self.network.id)  # fmt: skip
+                    scope.cancel()
+                    return
+
+    async def _read(self) -> None:
+        while True:
+            frame = await websocket.receive()
+            reply = await self.answer(frame)
+            await self.send(dumps(reply))
+
+    async def answer(self, frame: str | bytes) -> dict[str, Any]:
+        """The reply to one client frame (the socket's error boundary)."""
+        try:
+            return await self._answer(frame)
+        except PanicError as exc:
+            return _error(str(exc))
+        except Exception:
+            logger.exception("network %s: error answering a frame", self.network.id)
+            return _error("internal error; the run was not changed")
+
+    async def _answer(self, frame: str | bytes) -> dict[str, Any]:
+        if not isinstance(frame, str):
+            return _error("malformed frame: send JSON text, not binary")
+        if len(frame) > MAX_FRAME_CHARS:
+            return _error(f"malformed frame: longer than {MAX_FRAME_CHARS} characters")
+        try:
+            message = json.loads(frame)
+        except ValueError:
+            return _error("malformed frame: not valid JSON")
+        if not isinstance(message, dict):
+            return _error("malformed frame: expected a JSON object")
+        if message.get("type") != "start_run":
+            return _error(f"unknown message type {message.get('type')!r}; expected start_run")
+        prompt = message.get("prompt")
+        if not isinstance(prompt, str):
+            return _error('start_run needs a "prompt" string')
+        refusal = self.may_prompt()
+        if refusal is not None:
+            return _error(refusal)
+        wait = self.state.prompt_limiter.hit(self.client_key)
+        if wait > 0:
+            return _error(f"too many prompts: try again in {whole_seconds(wait)} s")
+        try:
+            genesis = await self.state.panic.start_run(self.network.id, prompt)
+        except LockedOut as exc:
+            return {
+                "type": "locked_out",
+                "retry_after": whole_seconds(exc.retry_after),
+                "genesis": exc.genesis.to_json(),
+            }
+        except (InvalidInput, NotFound) as exc:
+            return _error(str(exc))
+        return {"type": "run_started", "genesis": genesis.to_json()}
+
+
+def _error(message: str) -> dict[str, Any]:
+    return {"type": "error", "message": message}
+
+
+async def open_socket(
+    serve: Callable[[], Awaitable[None]],
+) -> None:
+    """Accept, count and serve one socket; nothing to do if the server is leaving."""
+    state = web_state()
+    if state.going_away.is_set():
+        await websocket.close(1001, "server shutting down")
+        return
+    await websocket.accept()
+    with state.sockets.track():
+        await serve()
+
+
+@bp.websocket("/ws/networks/<int:network_id>")
+async def network_socket(network_id: int) -> Response | None:
+    """Live events of one network, and prompts for those allowed."""
+    state = web_state()
+    try:
+        network = await state.panic.get_network(network_id)
+    except NotFound:
+        return Response("no such network", 404)
+    socket = LiveSocket(state, network, await _permission(state, network))
+    await open_socket(socket.serve)
+    return None

@@ -1,0 +1,230 @@
+"""Network pages: control panel (owner), edit, stop, delete, info (public), QR."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import segno
+from quart import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from quart.typing import ResponseReturnValue
+
+from panic_trio.domain import Invocation, Network, RunnerStatus, utc_now
+from panic_trio.errors import InvalidInput, NotFound
+from panic_trio.models import find_model
+from panic_trio.web.auth import current_user, login_required, may_manage, safe_next
+from panic_trio.web.pages import not_found
+from panic_trio.web.render import catalog_json, model_json
+from panic_trio.web.state import web_state
+
+GRID_SLOTS: Final = 6  # the control panel's live grid is 2 x 3
+QR_DARK: Final = "#d8b4fe"
+QR_LIGHT: Final = "#18181b"
+
+bp = Blueprint("networks", __name__)
+
+
+async def managed(network_id: int) -> Network | None:
+    """The network if the signed-in user may manage it (else ``None``: a 404)."""
+    try:
+        network = await web_state().panic.get_network(network_id)
+    except NotFound:
+        return None
+    return network if may_manage(await current_user(), network) else None
+
+
+async def public(network_id: int) -> Network | None:
+    """The network for public pages, or ``None``."""
+    try:
+        return await web_state().panic.get_network(network_id)
+    except NotFound:
+        return None
+
+
+async def current_run(status: RunnerStatus, network_id: int, keep: int) -> list[Invocation]:
+    """The tail of the running run (at most ``keep`` invocations), for first paint."""
+    if status.genesis is None:
+        return []
+    run = await web_state().panic.list_run(network_id, status.genesis.run_number)
+    return run[-keep:]
+
+
+def model_rows(network: Network) -> list[dict[str, Any]]:
+    """The network's models for display; unknown ids are kept and flagged."""
+    rows = []
+    for model_id in network.models:
+        model = find_model(model_id)
+        rows.append(
+            model_json(model)
+            if model
+            else {"id": model_id, "name": model_id, "input": "?", "output": "?", "url": ""}
+        )
+    return rows
+
+
+async def page_data(network: Network, *, keep: int, **extra: Any) -> dict[str, Any]:
+    """What the page's scripts start from (rendered as JSON, never executed)."""
+    status = web_state().panic.status(network.id)
+    invocations = await current_run(status, network.id, keep)
+    return {
+        "network_id": network.id,
+        "models": list(network.models),
+        "catalog": catalog_json(network.models),
+        "status": status.to_json(),
+        "invocations": [i.to_json() for i in invocations],
+        "base_url": web_state().settings.base_url,
+        "server_time": utc_now().isoformat(),
+        **extra,
+    }
+
+
+async def _render_panel(
+    network: Network, *, status_code: int = 200, **form: Any
+) -> tuple[str, int]:
+    data = await page_data(network, keep=GRID_SLOTS, lockout_seconds=network.lockout_seconds)
+    page = await render_template(
+        "network.html",
+        network=network,
+        status=web_state().panic.status(network.id),
+        model_rows=model_rows(network),
+        data=data,
+        form=form or {},
+    )
+    return page, status_code
+
+
+@bp.get("/networks/<int:network_id>/")
+@bp.get("/networks/<int:network_id>")
+@login_required
+async def show(network_id: int) -> ResponseReturnValue:
+    """The control panel: edit, models, terminal, status, Stop, live grid."""
+    network = await managed(network_id)
+    if network is None:
+        return await not_found()
+    return await _render_panel(network)
+
+
+@bp.post("/networks/<int:network_id>/edit")
+@login_required
+async def edit(network_id: int) -> ResponseReturnValue:
+    """Save name, description and lockout; bad input changes nothing."""
+    network = await managed(network_id)
+    if network is None:
+        return await not_found()
+    form = await request.form
+    fields: dict[str, Any] = {
+        "name": form.get("name", ""),
+        "description": form.get("description", ""),
+    }
+    lockout = form.get("lockout_seconds", "").strip()
+    try:
+        if lockout:
+            try:
+                fields["lockout_seconds"] = int(lockout)
+            except ValueError:
+                raise InvalidInput(
+                    "lockout seconds must be a whole number", field="lockout_seconds"
+                ) from None
+        await web_state().panic.update_network(network_id, **fields)
+    except InvalidInput as exc:
+        return await _render_panel(
+            network, status_code=422, error=exc.message, values={**fields, "lockout": lockout}
+        )
+    await flash("Network updated successfully", "info")
+    return redirect(url_for("networks.show", network_id=network_id), 303)
+
+
+@bp.post("/networks/<int:network_id>/stop")
+@login_required
+async def stop(network_id: int) -> ResponseReturnValue:
+    """Stop the current run (owner or admin), then go back."""
+    network = await managed(network_id)
+    if network is None:
+        return await not_found()
+    stopped = await web_state().panic.stop_run(network_id)
+    await flash("Run stopped" if stopped else "Nothing was running", "info")
+    form = await request.form
+    back = safe_next(form.get("next")) or url_for("networks.show", network_id=network_id)
+    return redirect(back, 303)
+
+
+@bp.route("/networks/<int:network_id>/delete", methods=["GET", "POST"])
+@login_required
+async def delete(network_id: int) -> ResponseReturnValue:
+    """Ask, then delete the network and its runs."""
+    network = await managed(network_id)
+    if network is None:
+        return await not_found()
+    form = await request.form
+    if request.method == "GET" or form.get("confirm") != "yes":
+        return await render_template("confirm_delete.html", network=network)
+    await web_state().panic.delete_network(network_id)
+    await flash(f"Deleted network {network.name}", "info")
+    user = await current_user()
+    assert user is not None
+    return redirect(url_for("dashboard.show", user_id=user.id), 303)
+
+
+@bp.get("/networks/<int:network_id>/info/")
+@bp.get("/networks/<int:network_id>/info")
+async def info(network_id: int) -> ResponseReturnValue:
+    """Public: the models, the last prompt and the current output, live."""
+    network = await public(network_id)
+    if network is None:
+        return await not_found()
+    return await render_template(
+        "info.html",
+        network=network,
+        model_rows=model_rows(network),
+        data=await page_data(network, keep=2),
+        qr=None,
+    )
+
+
+def terminal_url(network_id: int) -> str:
+    """A fresh signed terminal URL (valid for an hour) for the QR code."""
+    state = web_state()
+    base = (state.settings.public_url or request.host_url).rstrip("/")
+    return f"{base}/networks/{network_id}/terminal?token={state.tokens.issue(network_id)}"
+
+
+def qr_data_uri(url: str) -> str:
+    """The QR code of ``url`` as an SVG data URI (high error correction)."""
+    code = segno.make(url, error="h")
+    return str(code.svg_data_uri(dark=QR_DARK, light=QR_LIGHT, scale=10, border=2))
+
+
+@bp.get("/networks/<int:network_id>/info/qr")
+@login_required
+async def qr(network_id: int) -> ResponseReturnValue:
+    """The "scan to prompt" QR code (refreshed by the page every 5 minutes)."""
+    network = await managed(network_id)
+    if network is None:
+        return await not_found()
+    url = terminal_url(network_id)
+    return await render_template(
+        "info.html",
+        network=network,
+        model_rows=model_rows(network),
+        data=await page_data(network, keep=2),
+        qr={"url": url, "image": qr_data_uri(url)},
+    )
+
+
+@bp.get("/networks/<int:network_id>/info/qr.json")
+@login_required
+async def qr_json(network_id: int) -> ResponseReturnValue:
+    """A fresh QR code for the page's refresh timer."""
+    if await managed(network_id) is None:
+        return jsonify({"error": "not_found"}), 404
+    url = terminal_url(network_id)
+    return jsonify({"url": url, "image": qr_data_uri(url)})
+
+
+@bp.get("/networks/<int:network_id>/info/all")
+@login_required
+async def qr_index(network_id: int) -> ResponseReturnValue:
+    """Links to the QR page of each of your networks."""
+    user = await current_user()
+    assert user is not None
+    networks = await web_state().panic.list_networks(user.id)
+    return await render_template("qr_index.html", networks=networks)

@@ -1,0 +1,74 @@
+"""Token-bucket rate limits per client key (sign-in attempts, prompts).
+
+In memory and per process: enough to stop a script hammering one server.
+Buckets refill continuously; a full bucket is forgotten, so memory is bounded
+by the number of clients active within one refill period.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Final
+
+import trio
+
+MAX_KEYS: Final = 10_000
+
+
+class RateLimiter:
+    """Allows ``capacity`` hits per key, refilled over ``per_seconds``.
+
+    Uses Trio time, so tests can drive it with a mock clock (or pass
+    ``clock``).
+    """
+
+    def __init__(
+        self,
+        capacity: int,
+        per_seconds: float,
+        *,
+        clock: Callable[[], float] = trio.current_time,
+    ) -> None:
+        if capacity < 1 or per_seconds <= 0:
+            raise ValueError("capacity must be >= 1 and per_seconds > 0")
+        self.capacity = capacity
+        self.rate = capacity / per_seconds
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, time)
+
+    def _tokens(self, key: str, now: float) -> float:
+        tokens, at = self._buckets.get(key, (float(self.capacity), now))
+        return min(float(self.capacity), tokens + (now - at) * self.rate)
+
+    def retry_after(self, key: str) -> float:
+        """Seconds until ``key`` may hit again (0 if it may now); consumes nothing."""
+        tokens = self._tokens(key, self._clock())
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
+    def hit(self, key: str) -> float:
+        """Consume one hit; returns 0 if allowed, else the seconds to wait."""
+        now = self._clock()
+        tokens = self._tokens(key, now)
+        if tokens < 1:
+            return (1 - tokens) / self.rate
+        if len(self._buckets) >= MAX_KEYS:
+            self._prune(now)
+        self._buckets[key] = (tokens - 1, now)
+        return 0.0
+
+    def reset(self, key: str) -> None:
+        """Forget ``key`` (e.g. after a successful sign-in)."""
+        self._buckets.pop(key, None)
+
+    def _prune(self, now: float) -> None:
+        full = [k for k in self._buckets if self._tokens(k, now) >= self.capacity]
+        for key in full:
+            del self._buckets[key]
+        if len(self._buckets) >= MAX_KEYS:  # still full of busy clients: start afresh
+            self._buckets.clear()
+
+
+def whole_seconds(seconds: float) -> int:
+    """Seconds for a ``Retry-After`` header: whole, rounded up, at least 1."""
+    return max(1, math.ceil(seconds))

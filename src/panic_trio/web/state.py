@@ -1,0 +1,73 @@
+"""What every view shares: the engine, settings, keys, limits and live sockets.
+
+One :class:`WebState` per app, kept in ``app.extensions``; views reach it with
+:func:`web_state`. No module-level globals, so tests can run many apps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Final, cast
+
+import trio
+from quart import current_app
+
+from panic_trio.panic import Panic
+from panic_trio.settings import Settings
+from panic_trio.web.encoding import EventEncoder, feed_message, network_message
+from panic_trio.web.ratelimit import RateLimiter
+from panic_trio.web.terminal_tokens import TerminalTokens
+
+EXTENSION: Final = "panic_web"
+
+
+class SocketRegistry:
+    """Counts open WebSockets so shutdown can wait until they have said goodbye."""
+
+    def __init__(self) -> None:
+        self.open = 0
+        self._idle = trio.Event()
+        self._idle.set()
+
+    @contextmanager
+    def track(self) -> Iterator[None]:
+        """Count one socket for the duration of the block."""
+        self.open += 1
+        self._idle = trio.Event() if self._idle.is_set() else self._idle
+        try:
+            yield
+        finally:
+            self.open -= 1
+            if self.open == 0:
+                self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Return once no socket is open."""
+        while self.open:
+            await self._idle.wait()
+
+
+@dataclass(slots=True)
+class WebState:
+    """The shared state of one web app.
+
+    ``going_away`` is set when the server is shutting down: every WebSocket
+    closes with 1001 at once, before Hypercorn stops taking connections.
+    """
+
+    panic: Panic
+    settings: Settings
+    tokens: TerminalTokens
+    login_limiter: RateLimiter
+    prompt_limiter: RateLimiter
+    going_away: trio.Event
+    sockets: SocketRegistry = field(default_factory=SocketRegistry)
+    network_encoder: EventEncoder = field(default_factory=lambda: EventEncoder(network_message))
+    feed_encoder: EventEncoder = field(default_factory=lambda: EventEncoder(feed_message))
+
+
+def web_state() -> WebState:
+    """The current app's :class:`WebState`."""
+    return cast(WebState, current_app.extensions[EXTENSION])

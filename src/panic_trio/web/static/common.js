@@ -1,0 +1,5 @@
+// Shared by every page: dismissable flash messages.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-dismiss]");
+  if (button) button.parentElement.remove();
+});

@@ -1,0 +1,36 @@
+// The public info page: last prompt and current output, live; and the QR
+// code, refreshed every 5 minutes so it always carries a valid token.
+import { connect, Display, pageData } from "./live.js";
+
+const QR_REFRESH_MS = 5 * 60 * 1000;
+const data = pageData();
+const lastPrompt = document.getElementById("last-prompt");
+const display = new Display(document.getElementById("current-output"),
+                            { mode: "single", stride: 1, offset: 0, showInvoking: false },
+                            data.catalog, data.base_url);
+const showGenesis = (genesis) => { if (genesis) lastPrompt.textContent = genesis.input; };
+
+display.adopt(data.status.genesis);  // first: a long run's tail may not include its genesis
+for (const invocation of data.invocations) display.show(invocation);
+connect(`/ws/networks/${data.network_id}`, {
+  onMessage: (message) => {
+    if (message.type === "status") {
+      display.adopt(message.status.genesis);
+      showGenesis(message.status.genesis);
+    } else if (message.type === "invocation") {
+      display.show(message.invocation);
+      if (message.invocation.sequence_number === 0) showGenesis(message.invocation);
+    }
+  },
+});
+
+const qrImage = document.getElementById("qr-image");
+if (qrImage) {
+  setInterval(async () => {
+    const response = await fetch(`/networks/${data.network_id}/info/qr.json`);
+    if (!response.ok) return;
+    const fresh = await response.json();
+    qrImage.src = fresh.image;
+    document.getElementById("qr-url").href = fresh.url;
+  }, QR_REFRESH_MS);
+}

@@ -1,0 +1,53 @@
+// The control panel: editor, terminal, runner status, Stop and the 2 x 3 grid.
+import { clockOffset, connect, csrfToken, Display, pageData } from "./live.js";
+import { setupEditor } from "./editor.js";
+import { setupStatus } from "./status.js";
+import { setupTerminal } from "./terminal.js";
+
+const data = pageData();
+const offset = clockOffset(data);
+const lastPrompt = document.getElementById("last-prompt");
+const grid = new Display(document.getElementById("grid"), { mode: "grid", slots: 6 },
+                         data.catalog, data.base_url);
+const showGenesis = (genesis) => { if (genesis) lastPrompt.textContent = genesis.input; };
+
+grid.adopt(data.status.genesis);  // first: a long run's tail may not include its genesis
+for (const invocation of data.invocations) grid.show(invocation);
+setupEditor(document.getElementById("model-editor"), data);
+const status = setupStatus(document.getElementById("runner-status"), offset);
+status.update(data.status);
+
+const terminal = setupTerminal(document.querySelector("[data-terminal]"), data, offset,
+                               { onGenesis: showGenesis });
+terminal.attach(connect(`/ws/networks/${data.network_id}`, {
+  onOpen: () => terminal.opened(),
+  onClose: () => terminal.closed(),
+  onMessage: (message) => {
+    if (message.type === "status") {
+      status.update(message.status);
+      terminal.status(message.status);
+      grid.adopt(message.status.genesis);
+      showGenesis(message.status.genesis);
+    } else if (message.type === "invocation") {
+      grid.show(message.invocation);
+      if (message.invocation.sequence_number === 0) showGenesis(message.invocation);
+    } else if (message.type !== "archived") {
+      terminal.reply(message);
+    }
+  },
+}));
+
+document.getElementById("stop-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const response = await fetch(`/api/networks/${data.network_id}/runs/current`, {
+    method: "DELETE",
+    headers: { "X-CSRF-Token": csrfToken() },
+  });
+  const note = document.getElementById("runner-detail");
+  if (response.ok) {
+    const body = await response.json();
+    if (!body.stopped) note.textContent = "Nothing was running";
+  } else {
+    note.textContent = "Could not stop the run";
+  }
+});

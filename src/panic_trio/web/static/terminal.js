@@ -1,0 +1,82 @@
+// The terminal: one input, enabled only while the live socket is open, with
+// the lockout countdown for everyone and a visible answer to every prompt.
+import { secondsUntil } from "./live.js";
+
+const READY = "Ready for new input";
+
+export function setupTerminal(form, data, offset, { onGenesis } = {}) {
+  const input = form.querySelector("input[name=prompt]");
+  const message = form.querySelector(".terminal-message");
+  let readyAt = input.dataset.readyAt ?? null;
+  let connected = false;
+  let lockedByCountdown = false;
+  let socket = null;
+
+  function say(text, kind = "info") {
+    message.textContent = text;
+    message.dataset.kind = kind;
+  }
+
+  function tick() {
+    const left = secondsUntil(readyAt, offset);
+    if (!connected) {
+      input.disabled = true;
+      input.placeholder = "Connecting…";
+    } else if (left > 0) {
+      input.disabled = true;
+      input.value = "";
+      lockedByCountdown = true;
+      input.placeholder = `${left} second${left === 1 ? "" : "s"} until ready for new input`;
+    } else {
+      input.placeholder = READY;
+      if (input.disabled) {
+        input.disabled = false;
+        if (lockedByCountdown || document.activeElement === document.body) input.focus();
+      }
+      lockedByCountdown = false;
+    }
+    if (readyAt && left > 0) input.dataset.readyAt = readyAt;
+    else delete input.dataset.readyAt;
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const prompt = input.value;
+    if (!socket || !socket.send({ type: "start_run", prompt })) {
+      say("Not connected yet: please wait a moment and try again", "error");
+      return;
+    }
+    say("Sending…");
+  });
+
+  setInterval(tick, 1000);
+  tick();
+
+  return {
+    attach(live) { socket = live; },
+    opened() { connected = true; tick(); },
+    closed() { connected = false; say("Connection lost: reconnecting…", "error"); tick(); },
+    status(status) {
+      const active = status.state === "invoking" || status.state === "waiting";
+      readyAt = active ? status.lockout_until : null;
+      if (message.dataset.kind === "error" && message.textContent.startsWith("Connection lost")) {
+        say("");
+      }
+      tick();
+    },
+    reply(reply) {
+      if (reply.type === "run_started") {
+        input.value = "";
+        say(`Started: ${reply.genesis.input}`);
+        onGenesis?.(reply.genesis);
+      } else if (reply.type === "locked_out") {
+        readyAt = new Date(Date.now() + offset + reply.retry_after * 1000).toISOString();
+        say("Please wait before starting a new run", "error");
+        onGenesis?.(reply.genesis);
+      } else if (reply.type === "error") {
+        say(reply.message, "error");
+      }
+      tick();
+    },
+  };
+}

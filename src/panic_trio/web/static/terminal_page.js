@@ -1,0 +1,26 @@
+// The full-screen terminal page (owner, or a visitor with a QR-code token).
+import { clockOffset, connect, pageData } from "./live.js";
+import { setupTerminal } from "./terminal.js";
+
+const data = pageData();
+const offset = clockOffset(data);
+const currentRun = document.getElementById("current-run");
+const showGenesis = (genesis) => { if (genesis) currentRun.textContent = genesis.input; };
+
+const terminal = setupTerminal(document.querySelector("[data-terminal]"), data, offset,
+                               { onGenesis: showGenesis });
+const query = data.token ? `?token=${encodeURIComponent(data.token)}` : "";
+terminal.attach(connect(`/ws/networks/${data.network_id}${query}`, {
+  onOpen: () => terminal.opened(),
+  onClose: () => terminal.closed(),
+  onMessage: (message) => {
+    if (message.type === "status") {
+      showGenesis(message.status.genesis);
+      terminal.status(message.status);
+    } else if (message.type === "invocation") {
+      if (message.invocation.sequence_number === 0) showGenesis(message.invocation);
+    } else {
+      terminal.reply(message);
+    }
+  },
+}));

@@ -1,0 +1,86 @@
+"""Signed terminal tokens: what a QR code carries so a visitor may prompt.
+
+A token is ``<network_id>.<issued_ms>.<nonce>.<signature>``: an HMAC-SHA256
+over the first three parts with a key derived for this purpose only. It is
+valid for one hour for one network. The millisecond time and the nonce make
+two tokens issued moments apart differ (the original's tests check this).
+Wall-clock time is right here: tokens outlive processes and cross machines.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from typing import Final, Literal
+
+TOKEN_LIFETIME_SECONDS: Final = 3600.0
+CLOCK_SKEW_SECONDS: Final = 300.0
+MAX_TOKEN_CHARS: Final = 200
+
+TokenCheck = Literal["ok", "expired", "invalid", "wrong_network"]
+
+
+class TerminalTokens:
+    """Issues and checks terminal tokens.
+
+    Args:
+        key: the HMAC key (derive it from the secret key for this purpose).
+        lifetime: seconds a token stays valid.
+        clock: wall-clock seconds; tests pass a fake to age tokens.
+    """
+
+    def __init__(
+        self,
+        key: bytes,
+        *,
+        lifetime: float = TOKEN_LIFETIME_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._key = key
+        self.lifetime = lifetime
+        self._clock = clock
+
+    def issue(self, network_id: int) -> str:
+        """A fresh token for ``network_id``."""
+        issued_ms = int(self._clock() * 1000)
+        body = f"{network_id}.{issued_ms}.{secrets.token_urlsafe(6)}"
+        return f"{body}.{self._sign(body)}"
+
+    def check(self, token: str | None, network_id: int) -> TokenCheck:
+        """Whether ``token`` lets its holder prompt ``network_id`` now."""
+        parsed = self._parse(token)
+        if parsed is None:
+            return "invalid"
+        token_network, issued = parsed
+        age = self._clock() - issued
+        if age < -CLOCK_SKEW_SECONDS:
+            return "invalid"
+        if age > self.lifetime:
+            return "expired"
+        if token_network != network_id:
+            return "wrong_network"
+        return "ok"
+
+    def expires_at(self, token: str) -> float | None:
+        """Wall-clock expiry of a well-signed token, else ``None``."""
+        parsed = self._parse(token)
+        return None if parsed is None else parsed[1] + self.lifetime
+
+    def _parse(self, token: str | None) -> tuple[int, float] | None:
+        if not token or len(token) > MAX_TOKEN_CHARS:
+            return None
+        body, _, signature = token.rpartition(".")
+        if not body or not hmac.compare_digest(signature.encode(), self._sign(body).encode()):
+            return None
+        parts = body.split(".")
+        if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+            return None
+        return int(parts[0]), int(parts[1]) / 1000
+
+    def _sign(self, body: str) -> str:
+        digest = hmac.new(self._key, body.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")

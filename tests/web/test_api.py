@@ -1,0 +1,274 @@
+"""The JSON API: authentication, authorisation and status codes."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+import trio
+
+from tests.web.conftest import TIMEOUT, World, client, csrf_of, signed_in
+
+
+async def api_key(world: World, user_id: int) -> dict[str, str]:
+    key = await world.panic.create_api_key(user_id, "tests")
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def test_start_run_with_an_api_key_returns_the_genesis(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        headers = await api_key(world, world.owner.id)
+        response = await client(world).post(
+            f"/api/networks/{world.network.id}/runs", json={"prompt": "a red balloon"},
+            headers=headers,
+        )  # fmt: skip
+        assert response.status_code == 201
+        genesis = (await response.get_json())["genesis"]
+        assert genesis["input"] == "a red balloon"
+        assert genesis["sequence_number"] == 0
+        assert genesis["run_number"] == genesis["id"]
+        assert datetime.fromisoformat(genesis["inserted_at"]).utcoffset() is not None
+        assert "." in genesis["inserted_at"]  # microseconds
+
+
+async def test_locked_out_is_429_with_whole_second_retry_after(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        headers = await api_key(world, world.owner.id)
+        url = f"/api/networks/{world.network.id}/runs"
+        first = await client(world).post(url, json={"prompt": "first"}, headers=headers)
+        assert first.status_code == 201
+        second = await client(world).post(url, json={"prompt": "second"}, headers=headers)
+        assert second.status_code == 429
+        body = await second.get_json()
+        assert body["error"] == "locked_out"
+        assert body["genesis"]["input"] == "first"
+        assert isinstance(body["retry_after"], int)
+        assert 1 <= body["retry_after"] <= world.network.lockout_seconds
+        assert second.headers["Retry-After"] == str(body["retry_after"])
+        assert math.isclose(body["retry_after"], world.network.lockout_seconds, abs_tol=2)
+
+
+async def test_bad_prompts_are_422_and_start_nothing(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        headers = await api_key(world, world.owner.id)
+        url = f"/api/networks/{world.network.id}/runs"
+        for body in ({"prompt": ""}, {"prompt": "   "}, {"prompt": "x" * 2001}, {}, {"prompt": 3}):
+            response = await client(world).post(url, json=body, headers=headers)
+            assert response.status_code == 422, body
+            payload = await response.get_json()
+            assert payload["error"] == "invalid_prompt"
+            assert payload["message"]
+        assert world.panic.status(world.network.id).state == "idle"
+
+
+async def test_malformed_json_body_is_400(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        headers = await api_key(world, world.owner.id)
+        response = await client(world).post(
+            f"/api/networks/{world.network.id}/runs", data=b"{not json", headers=headers
+        )
+        assert response.status_code == 400
+        assert (await response.get_json())["error"] == "bad_request"
+
+
+async def test_credentials_are_required(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        net = world.network.id
+        c = client(world)
+        assert (await c.post(f"/api/networks/{net}/runs", json={"prompt": "x"})).status_code == 401
+        assert (await c.get(f"/api/networks/{net}")).status_code == 401
+        assert (await c.delete(f"/api/networks/{net}/runs/current")).status_code == 401
+        bad = {"Authorization": "Bearer pt_not-a-real-key"}
+        assert (await c.get(f"/api/networks/{net}", headers=bad)).status_code == 401
+        assert (await c.get(f"/api/networks/{net}", headers={"Authorization": "Basic x"})
+                ).status_code == 401  # fmt: skip
+
+
+async def test_other_users_networks_are_404_for_every_operation(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        headers = await api_key(world, world.other.id)
+        net = world.network.id
+        c = client(world)
+        calls: list[Any] = [
+            c.get(f"/api/networks/{net}", headers=headers),
+            c.post(f"/api/networks/{net}/runs", json={"prompt": "x"}, headers=headers),
+            c.delete(f"/api/networks/{net}/runs/current", headers=headers),
+            c.patch(f"/api/networks/{net}", json={"name": "mine now"}, headers=headers),
+            c.get(f"/api/networks/{net}/runs/1", headers=headers),
+        ]
+        for call in calls:
+            response = await call
+            assert response.status_code == 404
+        assert (await world.panic.get_network(net)).name == "Loop"
+        assert world.panic.status(net).state == "idle"
+
+
+async def test_admin_may_read_and_stop_any_network(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        headers = await api_key(world, world.admin.id)
+        net = world.network.id
+        await world.panic.start_run(net, "running")
+        c = client(world)
+        body = await (await c.get(f"/api/networks/{net}", headers=headers)).get_json()
+        assert body["network"]["name"] == "Loop"
+        assert body["status"]["state"] in ("invoking", "waiting")
+        response = await c.delete(f"/api/networks/{net}/runs/current", headers=headers)
+        assert await response.get_json() == {"stopped": True}
+        assert world.panic.status(net).state == "idle"
+        again = await c.delete(f"/api/networks/{net}/runs/current", headers=headers)
+        assert await again.get_json() == {"stopped": False}
+
+
+async def test_session_writes_need_the_csrf_header(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        c = await signed_in(world, world.owner)
+        url = f"/api/networks/{world.network.id}/runs"
+        refused = await c.post(url, json={"prompt": "no header"})
+        assert refused.status_code == 403
+        assert (await refused.get_json())["error"] == "csrf"
+        assert world.panic.status(world.network.id).state == "idle"
+        token = await csrf_of(c)
+        wrong = await c.post(url, json={"prompt": "x"}, headers={"X-CSRF-Token": "nope"})
+        assert wrong.status_code == 403
+        ok = await c.post(url, json={"prompt": "with header"}, headers={"X-CSRF-Token": token})
+        assert ok.status_code == 201
+        read = await c.get(f"/api/networks/{world.network.id}")  # reads need no header
+        assert read.status_code == 200
+
+
+async def test_terminal_token_may_start_runs_only(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        net = world.network.id
+        token = world.tokens.issue(net)
+        c = client(world)
+        ok = await c.post(f"/api/networks/{net}/runs?token={token}", json={"prompt": "hi"})
+        assert ok.status_code == 201
+        assert (await c.get(f"/api/networks/{net}?token={token}")).status_code == 401
+        stop = await c.delete(f"/api/networks/{net}/runs/current?token={token}")
+        assert stop.status_code == 401
+        world.clock.now += 3601
+        late = await c.post(f"/api/networks/{net}/runs?token={token}", json={"prompt": "late"})
+        assert late.status_code == 401
+        assert (await late.get_json())["error"] == "invalid_token"
+
+
+async def test_token_for_another_network_is_refused(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        other = await world.panic.create_network(world.other.id, "Theirs", models=["dummy-t2t"])
+        token = world.tokens.issue(other.id)
+        response = await client(world).post(
+            f"/api/networks/{world.network.id}/runs?token={token}", json={"prompt": "sneaky"}
+        )
+        assert response.status_code == 401
+        assert world.panic.status(world.network.id).state == "idle"
+
+
+async def test_unknown_network_is_404(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        headers = await api_key(world, world.admin.id)
+        c = client(world)
+        assert (await c.get("/api/networks/999", headers=headers)).status_code == 404
+        response = await c.post("/api/networks/999/runs", json={"prompt": "x"}, headers=headers)
+        assert response.status_code == 404
+        assert (await c.get("/api/nothing-here")).status_code == 404
+        assert (await (await c.get("/api/nothing-here")).get_json())["error"] == "not_found"
+
+
+async def test_read_a_run(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        headers = await api_key(world, world.owner.id)
+        genesis = await world.panic.start_run(world.network.id, "read me")
+        url = f"/api/networks/{world.network.id}/runs/{genesis.run_number}"
+        body = await (await client(world).get(url, headers=headers)).get_json()
+        assert body["invocations"][0]["input"] == "read me"
+        assert [i["sequence_number"] for i in body["invocations"]] == sorted(
+            i["sequence_number"] for i in body["invocations"]
+        )
+        missing = f"/api/networks/{world.network.id}/runs/{genesis.run_number + 999}"
+        assert (await client(world).get(missing, headers=headers)).status_code == 404
+
+
+async def test_update_network_is_all_or_nothing(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        headers = await api_key(world, world.owner.id)
+        url = f"/api/networks/{world.network.id}"
+        bad = await client(world).patch(
+            url, json={"name": "Renamed", "models": ["dummy-t2i"]}, headers=headers
+        )
+        assert bad.status_code == 422
+        body = await bad.get_json()
+        assert body["error"] == "invalid_network"
+        assert "doesn't form a valid cycle" in body["message"]
+        assert (await world.panic.get_network(world.network.id)).name == "Loop"
+        good = await client(world).patch(
+            url, json={"models": ["dummy-t2t"], "lockout_seconds": 5}, headers=headers
+        )
+        assert good.status_code == 200
+        assert (await good.get_json())["network"]["models"] == ["dummy-t2t"]
+
+
+async def test_create_and_list_networks(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        headers = await api_key(world, world.other.id)
+        c = client(world)
+        created = await c.post(
+            "/api/networks", json={"name": "Mine", "models": ["dummy-t2t"]}, headers=headers
+        )
+        assert created.status_code == 201
+        names = [n["name"] for n in (await (await c.get("/api/networks", headers=headers))
+                                     .get_json())["networks"]]  # fmt: skip
+        assert names == ["Mine"]
+        bad = await c.post("/api/networks", json={"name": "", "models": []}, headers=headers)
+        assert bad.status_code == 422
+
+
+async def test_stop_all_is_for_admins(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        await world.panic.start_run(world.network.id, "to be stopped")
+        c = client(world)
+        owner = await api_key(world, world.owner.id)
+        assert (await c.post("/api/admin/stop-all", headers=owner)).status_code == 403
+        admin = await api_key(world, world.admin.id)
+        response = await c.post("/api/admin/stop-all", headers=admin)
+        assert await response.get_json() == {"stopped": 1}
+
+
+async def test_prompts_are_rate_limited_per_client(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        world.app.extensions["panic_web"].prompt_limiter.capacity = 3
+        world.app.extensions["panic_web"].prompt_limiter.rate = 3 / 60
+        headers = await api_key(world, world.owner.id)
+        url = f"/api/networks/{world.network.id}/runs"
+        c = client(world)
+        statuses = [(await c.post(url, json={"prompt": ""}, headers=headers)).status_code
+                    for _ in range(4)]  # fmt: skip
+        assert statuses == [422, 422, 422, 429]
+        limited = await c.post(url, json={"prompt": "real"}, headers=headers)
+        assert (await limited.get_json())["error"] == "rate_limited"
+        assert int(limited.headers["Retry-After"]) >= 1
+
+
+async def test_model_check_for_the_editor(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        c = client(world)
+        body = await (await c.get("/api/models/check?models=dummy-t2i")).get_json()
+        assert body["valid"] is False
+        assert "doesn't form a valid cycle" in body["problem"]
+        assert {m["input"] for m in body["compatible"]} == {"image"}
+        ok = await (await c.get("/api/models/check?models=dummy-t2i,dummy-i2t")).get_json()
+        assert ok == {**ok, "valid": True, "problem": None}
+        empty = await (await c.get("/api/models/check?models=")).get_json()
+        assert empty["valid"] is False
+        assert {m["input"] for m in empty["compatible"]} == {"text"}
+
+
+async def test_openapi_describes_the_contract(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        spec = await (await client(world).get("/api/openapi.json")).get_json()
+        assert spec["openapi"].startswith("3.")
+        paths = spec["paths"]
+        assert "post" in paths["/api/networks/{network_id}/runs"]
+        assert "429" in paths["/api/networks/{network_id}/runs"]["post"]["responses"]
+        assert "delete" in paths["/api/networks/{network_id}/runs/current"]
+        assert "get" in paths["/api/networks/{network_id}/runs/{run_number}"]
