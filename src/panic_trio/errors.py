@@ -125,7 +125,15 @@ class PlatformUnavailable(PlatformError):
 
 
 class StoreError(PanicError):
-    """The database failed (locked, full, unreachable or corrupt)."""
+    """The database failed (locked, full, unreachable or corrupt).
+
+    ``transient`` is true when trying again later may succeed (locked, busy,
+    disk full, connection lost) and false for refusals that will not change.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class ArchiveError(PanicError):

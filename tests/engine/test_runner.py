@@ -144,7 +144,7 @@ async def test_an_unexpected_crash_in_one_network_leaves_another_running(
             await wait_for(panic, calm.id, finished(3))
             assert len(scripted.calls) > before
         status = panic.status(doomed.id)
-        assert status.error == "kaboom"
+        assert status.error == "internal error: kaboom"
         [row] = await panic.list_run(doomed.id, genesis.run_number)
         assert row.state == "failed"
         assert row.metadata["error"] == "internal error: kaboom"

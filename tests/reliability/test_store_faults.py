@@ -84,13 +84,6 @@ async def wait_nothing_live(panic: Panic, network_id: int) -> None:
         await trio.sleep(0.02)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runner bug (engine/runner.py, lead-owned): _finish_pending and _clean_up_cancelled "
-    "try store.fail once; if the database is still locked that write fails too and the row "
-    "stays 'invoking' under a live, 'failed' runner until the next restart. Fix: retry the "
-    "failure write with a short backoff until CLEANUP_TIMEOUT_SECONDS.",
-)
 async def test_a_locked_database_fails_the_run_readably_and_then_runs_again(
     panic: Panic, owner: User, settings: Settings
 ) -> None:

@@ -23,7 +23,14 @@ from panic_trio.domain import Event, Invocation, Network, RunnerState, RunnerSta
 from panic_trio.engine import schedule
 from panic_trio.engine.boards import Boards, RunBoards
 from panic_trio.engine.broadcast import Broadcast
-from panic_trio.errors import LockedOut, MissingToken, PanicError, PlatformError, PlatformTimeout
+from panic_trio.errors import (
+    LockedOut,
+    MissingToken,
+    PanicError,
+    PlatformError,
+    PlatformTimeout,
+    StoreError,
+)
 from panic_trio.models import get_model
 from panic_trio.platforms.base import Call, Platform, Result
 from panic_trio.settings import Settings
@@ -33,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 CLEANUP_TIMEOUT_SECONDS: Final = 10.0
+CLEANUP_FIRST_RETRY_SECONDS: Final = 0.05
+SETTLE_SECONDS: Final = 300.0
 STOPPED: Final = "stopped"
 REPLACED: Final = "replaced by a new run"
 SHUTDOWN: Final = "server shutting down"
@@ -235,7 +244,8 @@ class NetworkRunner:
             exc = _sole(group)
             # The runner's boundary: a bug or a store failure ends this run only.
             logger.exception("network %s: run failed unexpectedly", self.network_id)
-            await self._finish_pending({"error": f"internal error: {exc}"}, error=str(exc))
+            reason = str(exc) if isinstance(exc, StoreError) else f"internal error: {exc}"
+            await self._finish_pending({"error": reason}, error=reason)
         finally:
             if self._pending is not None:
                 await self._clean_up_cancelled()
@@ -254,7 +264,7 @@ class NetworkRunner:
         if hold is not None:
             start_at = trio.current_time() + hold
         if start_at is not None:
-            self._set_status(current=current, next_at=start_at)
+            self._set_status(state="waiting", current=current, next_at=start_at)
             await trio.sleep_until(start_at)
         while True:
             if current.state != "invoking":
@@ -318,11 +328,7 @@ class NetworkRunner:
         pending, self._pending = self._pending, None
         failed = None
         if pending is not None:
-            with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_TIMEOUT_SECONDS):
-                try:
-                    failed = await self._deps.store.fail(pending.id, metadata)
-                except PanicError:
-                    logger.exception("network %s: could not record failure", self.network_id)
+            failed = await self._durably(lambda: self._deps.store.fail(pending.id, metadata))
         self._set_status(state="failed", current=failed or pending, next_at=None, error=error)
         if failed is not None:
             self._publish(failed)
@@ -332,20 +338,53 @@ class NetworkRunner:
         pending, self._pending = self._pending, None
         assert pending is not None
         store = self._deps.store
-        with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_TIMEOUT_SECONDS):
-            try:
-                if self._cancel_reason == SHUTDOWN:
-                    if pending.state == "invoking":
-                        await store.set_ready(pending.id)
-                    return
-                failed = await store.fail(
-                    pending.id, {"cancelled": True, "error": f"cancelled: {self._cancel_reason}"}
-                )
-            except PanicError:
-                logger.exception("network %s: could not record cancellation", self.network_id)
-                return
+        if self._cancel_reason == SHUTDOWN:
+            if pending.state == "invoking":
+                await self._durably(lambda: store.set_ready(pending.id))
+            return
+        reason = {"cancelled": True, "error": f"cancelled: {self._cancel_reason}"}
+        failed = await self._durably(lambda: store.fail(pending.id, reason))
+        if failed is None:
+            return
         self._set_status(state="idle", genesis=None, current=None, next_at=None, error=None)
         self._publish(failed)
+
+    async def _durably(self, write: Callable[[], Awaitable[Invocation]]) -> Invocation | None:
+        """A write that ends a run: shielded and bounded, so a stop cannot skip it.
+
+        If the database refuses for a passing reason (locked, full), the run
+        still ends now and :meth:`_settle` keeps retrying in the background;
+        should that fail too, start-up recovery settles the row.
+        """
+        with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_TIMEOUT_SECONDS):
+            try:
+                return await write()
+            except StoreError as exc:
+                logger.warning("network %s: could not end the run: %s", self.network_id, exc)
+                if exc.transient and self._nursery is not None:
+                    self._nursery.start_soon(self._settle, write)
+                return None
+        logger.error("network %s: recording the end of a run timed out", self.network_id)
+        return None
+
+    async def _settle(self, write: Callable[[], Awaitable[Invocation]]) -> None:
+        """Retry a run-ending write with backoff until it lands (or ``SETTLE_SECONDS``)."""
+        delay = CLEANUP_FIRST_RETRY_SECONDS
+        with trio.move_on_after(SETTLE_SECONDS):
+            while True:
+                await trio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                try:
+                    settled = await write()
+                except StoreError as exc:
+                    if not exc.transient:
+                        logger.error("network %s: giving up: %s", self.network_id, exc)
+                        return
+                    continue
+                logger.info("network %s: invocation %s settled", self.network_id, settled.id)
+                self._publish(settled)
+                return
+        logger.error("network %s: a run's last row is still unsettled", self.network_id)
 
     def _set_status(self, *, state: RunnerState | None = None, **changes: Any) -> None:
         """Update the status value and tell watchers.

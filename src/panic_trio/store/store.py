@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from panic_trio.blocking import ThreadSeam
 from panic_trio.domain import Invocation, Network, User, utc_now
@@ -30,10 +30,14 @@ Query = Callable[Concatenate[Connection, P], T]
 def _translate(exc: SQLAlchemyError) -> StoreError:
     text = str(getattr(exc, "orig", None) or exc)
     if isinstance(exc, OperationalError) and "locked" in text:
-        return StoreError(f"the database is busy (locked by another writer): {text}")
+        return StoreError(
+            f"the database is busy (locked by another writer): {text}", transient=True
+        )
     if isinstance(exc, OperationalError) and ("full" in text or "disk" in text):
-        return StoreError(f"the database cannot write (disk full?): {text}")
-    return StoreError(f"database error: {text}")
+        return StoreError(f"the database cannot write (disk full?): {text}", transient=True)
+    if isinstance(exc, OperationalError | DBAPIError) and exc.connection_invalidated:
+        return StoreError(f"lost the database connection: {text}", transient=True)
+    return StoreError(f"database error: {text}", transient=isinstance(exc, OperationalError))
 
 
 class Store:
