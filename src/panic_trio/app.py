@@ -30,6 +30,7 @@ from panic_trio.errors import ConfigError
 from panic_trio.panic import Panic, open_panic
 from panic_trio.security.tokens import load_secret_key
 from panic_trio.settings import Settings
+from panic_trio.store.installations import Installation
 from panic_trio.web import create_app
 from panic_trio.web.state import EXTENSION, WebState
 
@@ -48,6 +49,7 @@ class DemoSeed:
     admin: User
     password: str
     network: Network
+    installation: Installation | None = None
 
 
 def hypercorn_config(settings: Settings) -> Config:
@@ -63,12 +65,16 @@ def hypercorn_config(settings: Settings) -> Config:
     return config
 
 
-async def create_demo_installation(panic: Panic, network: Network) -> None:
-    """Hook for ``--demo``: an installation with a grid and a single watcher.
-
-    Installations arrive with a later issue; create them here when they exist.
-    """
-    await trio.lowlevel.checkpoint()
+async def create_demo_installation(panic: Panic, network: Network) -> Installation:
+    """Hook for ``--demo``: an installation with a grid and a single watcher."""
+    return await panic.create_installation(
+        network.id,
+        "Demo gallery",
+        [
+            {"type": "grid", "name": "wall", "rows": 2, "columns": 3},
+            {"type": "single", "name": "spotlight", "stride": 2, "offset": 1},
+        ],
+    )
 
 
 async def seed_demo(panic: Panic) -> DemoSeed | None:
@@ -84,8 +90,8 @@ async def seed_demo(panic: Panic) -> DemoSeed | None:
         models=DEMO_MODELS,
         description="A **dummy** network: text → image → text, offline.",
     )
-    await create_demo_installation(panic, network)
-    return DemoSeed(admin, password, network)
+    installation = await create_demo_installation(panic, network)
+    return DemoSeed(admin, password, network, installation)
 
 
 def print_demo(seed: DemoSeed, app: QuartTrio, base: str) -> None:
@@ -102,7 +108,12 @@ def print_demo(seed: DemoSeed, app: QuartTrio, base: str) -> None:
         f"  terminal:       {base}/networks/{net}/terminal?token={token}  (valid 1 hour)\n"
         f"  info page:      {base}/networks/{net}/info\n"
         f"  QR code:        {base}/networks/{net}/info/qr\n"
-        f"  admin:          {base}/admin\n",
+        f"  admin:          {base}/admin\n"
+        + "".join(
+            f"  {'display ' + w.name + ':':<15} {base}/i/{i.id}/{w.name}\n"
+            for i in ([seed.installation] if seed.installation else [])
+            for w in i.watchers
+        ),
         flush=True,
     )
 

@@ -21,8 +21,17 @@ NETWORK_FIELDS: Final = ("name", "description", "models", "lockout_seconds")
 _EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+def _is_unicode_text(value: str) -> bool:
+    """False for strings with lone surrogates (JSON can spell them; UTF-8 cannot store them)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_prompt(prompt: object) -> str:
-    """A prompt must have visible text, at most 2,000 characters and no NUL."""
+    """A prompt must have visible text, at most 2,000 characters, no NUL, valid Unicode."""
     if not isinstance(prompt, str) or not prompt.strip():
         raise InvalidPrompt("prompt must not be empty", field="prompt")
     if len(prompt) > MAX_PROMPT_CHARS:
@@ -32,12 +41,19 @@ def check_prompt(prompt: object) -> str:
         )
     if "\x00" in prompt:
         raise InvalidPrompt("prompt must not contain NUL characters", field="prompt")
+    if not _is_unicode_text(prompt):
+        raise InvalidPrompt("prompt must be valid Unicode text", field="prompt")
     return prompt
 
 
 def check_email(email: object) -> str:
     """A plausible email address, trimmed and lower-cased."""
-    if not isinstance(email, str) or not _EMAIL.match(email.strip()) or len(email) > 320:
+    if (
+        not isinstance(email, str)
+        or not _EMAIL.match(email.strip())
+        or len(email) > 320
+        or not _is_unicode_text(email)
+    ):
         raise InvalidInput("enter a valid email address", field="email")
     return email.strip().lower()
 
@@ -52,6 +68,8 @@ def _text(value: object, field: str, limit: int, *, required: bool) -> str:
         raise InvalidInput(f"{field} must be at most {limit:,} characters", field=field)
     if "\x00" in value:
         raise InvalidInput(f"{field} must not contain NUL characters", field=field)
+    if not _is_unicode_text(value):
+        raise InvalidInput(f"{field} must be valid Unicode text", field=field)
     return value
 
 

@@ -9,7 +9,7 @@ the next time.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -28,25 +28,21 @@ from panic_trio.domain import (
     User,
 )
 from panic_trio.engine import Engine, open_engine
-from panic_trio.engine.boards import Boards, TokenLookup
+from panic_trio.engine.boards import Boards
 from panic_trio.engine.broadcast import Subscription
-from panic_trio.errors import InvalidInput, InvalidWatcher, NotFound
+from panic_trio.errors import InvalidInput, NotFound
 from panic_trio.inputs import check_email, check_network_fields
+from panic_trio.installations import InstallationMethods, vestaboard_dispatcher
 from panic_trio.platforms.base import Platform
 from panic_trio.platforms.policy import invoke_with_policy
 from panic_trio.platforms.registry import Platforms, open_platforms
 from panic_trio.security import passwords, tokens
 from panic_trio.settings import Settings
 from panic_trio.store import accounts
-from panic_trio.store import installations as installation_queries
-from panic_trio.store.installations import Installation
 from panic_trio.store.store import Store, open_store
-from panic_trio.watchers import Watcher, check_watcher
-
-MAX_INSTALLATION_NAME_CHARS = 200
 
 
-class Panic:
+class Panic(InstallationMethods):
     """Users, networks and runs. Every ``async`` method is a checkpoint.
 
     Obtain one with :func:`open_panic`; do not construct it directly.
@@ -60,12 +56,14 @@ class Panic:
         platforms: Platforms,
         cipher: tokens.TokenCipher,
         archive: Archiver | None = None,
+        boards: Boards | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.engine = engine
         self.platforms = platforms
         self.archive = archive
+        self.boards = boards
         self._cipher = cipher
         self._crypto = ThreadSeam("password-hashing", 2, inline=store.writes.inline)
 
@@ -216,6 +214,8 @@ class Panic:
         await self.get_network(network_id)
         await self.engine.forget(network_id)
         await self.store.delete_network(network_id)
+        if self.boards is not None:
+            self.boards.forget()  # its installations went with it
 
     # Runs
 
@@ -267,136 +267,6 @@ class Panic:
         """Write a consistent copy of the database to ``path``."""
         await self.store.backup(path)
 
-    # --- Installations and watchers (installations engineer) -------------------------------
-
-    async def create_installation(
-        self, network_id: int, name: str, watchers: Iterable[Mapping[str, Any] | Watcher] = ()
-    ) -> Installation:
-        """Create an installation of a network, with optional watchers.
-
-        Raises:
-            InvalidInput: a blank or over-long name.
-            InvalidWatcher: a watcher is invalid or two share a name.
-            NotFound: no such network.
-        """
-        checked = [_as_watcher(w) for w in watchers]
-        return await self.store.write(
-            installation_queries.insert_installation,
-            network_id,
-            _installation_name(name),
-            checked,
-            self.store.now(),
-        )
-
-    async def get_installation(self, installation_id: int) -> Installation:
-        """The installation, or :class:`NotFound`."""
-        return await self.store.read(installation_queries.installation_by_id, installation_id)
-
-    async def list_installations(
-        self, *, owner_id: int | None = None, network_id: int | None = None
-    ) -> list[Installation]:
-        """Installations of one owner's networks and/or one network, oldest first."""
-        return await self.store.read(
-            installation_queries.list_installations, owner_id=owner_id, network_id=network_id
-        )
-
-    async def update_installation(
-        self, installation_id: int, *, name: str | None = None, network_id: int | None = None
-    ) -> Installation:
-        """Rename an installation or move it to another network."""
-        fields: dict[str, Any] = {}
-        if name is not None:
-            fields["name"] = _installation_name(name)
-        if network_id is not None:
-            fields["network_id"] = network_id
-        if not fields:
-            return await self.get_installation(installation_id)
-        return await self.store.write(
-            installation_queries.update_installation, installation_id, fields, self.store.now()
-        )
-
-    async def delete_installation(self, installation_id: int) -> None:
-        """Delete an installation (its screens show nothing new afterwards)."""
-        await self.store.write(installation_queries.delete_installation, installation_id)
-
-    async def add_watcher(
-        self, installation_id: int, watcher: Mapping[str, Any] | Watcher
-    ) -> Installation:
-        """Append a watcher. Raises :class:`InvalidWatcher` (bad fields, taken name)."""
-        checked = _as_watcher(watcher)
-        return await self._edit_watchers(installation_id, lambda ws: [*ws, checked])
-
-    async def update_watcher(
-        self, installation_id: int, name: str, watcher: Mapping[str, Any] | Watcher
-    ) -> Installation:
-        """Replace the watcher called ``name`` in place (it may be renamed)."""
-        checked = _as_watcher(watcher)
-
-        def edit(watchers: list[Watcher]) -> list[Watcher]:
-            _watcher_index(watchers, name)
-            return [checked if w.name == name else w for w in watchers]
-
-        return await self._edit_watchers(installation_id, edit)
-
-    async def remove_watcher(self, installation_id: int, name: str) -> Installation:
-        """Remove the watcher called ``name``; :class:`InvalidWatcher` if there is none."""
-
-        def edit(watchers: list[Watcher]) -> list[Watcher]:
-            del watchers[_watcher_index(watchers, name)]
-            return watchers
-
-        return await self._edit_watchers(installation_id, edit)
-
-    async def reorder_watchers(self, installation_id: int, names: Sequence[str]) -> Installation:
-        """Put the watchers in the order of ``names`` (which must name each exactly once)."""
-
-        def edit(watchers: list[Watcher]) -> list[Watcher]:
-            if sorted(names) != sorted(w.name for w in watchers):
-                raise InvalidWatcher("the new order must name every watcher exactly once")
-            return [watchers[_watcher_index(watchers, n)] for n in names]
-
-        return await self._edit_watchers(installation_id, edit)
-
-    async def _edit_watchers(
-        self, installation_id: int, edit: installation_queries.WatcherEdit
-    ) -> Installation:
-        return await self.store.write(
-            installation_queries.edit_watchers, installation_id, edit, self.store.now()
-        )
-
-    # --- end of installations ----------------------------------------------------------------
-
-
-def _as_watcher(watcher: Mapping[str, Any] | Watcher) -> Watcher:
-    """Installations: a validated watcher from fields or a watcher."""
-    return watcher if isinstance(watcher, Watcher) else check_watcher(watcher)
-
-
-def _watcher_index(watchers: Sequence[Watcher], name: str) -> int:
-    """Installations: where the watcher called ``name`` is, or :class:`InvalidWatcher`."""
-    for index, watcher in enumerate(watchers):
-        if watcher.name == name:
-            return index
-    raise InvalidWatcher(f"watcher with name '{name}' not found", field="name")
-
-
-def _boards(store: Store, platforms: Platforms, tokens: TokenLookup) -> Boards | None:
-    """Installations: the engine's Vestaboard dispatcher (``None`` without a client)."""
-    client = platforms.vestaboard
-    return None if client is None else Boards(store, client.send_text, tokens)
-
-
-def _installation_name(name: str) -> str:
-    """Installations: a cleaned name, or :class:`InvalidInput`."""
-    cleaned = (name or "").strip()
-    if not cleaned:
-        raise InvalidInput("name is required", field="name")
-    if len(cleaned) > MAX_INSTALLATION_NAME_CHARS:
-        raise InvalidInput(
-            f"name must be at most {MAX_INSTALLATION_NAME_CHARS} characters", field="name"
-        )
-    return cleaned
-
 
 @asynccontextmanager
 async def open_panic(
@@ -435,6 +305,7 @@ async def open_panic(
         # archive.submit, and closes after it: runs end first, then archives
         # in progress get settings.shutdown_timeout to finish. Its events go
         # to the engine once that exists (attach); before, nobody can listen.
+        boards = vestaboard_dispatcher(store, resolved, token_for)
         async with (
             open_archive(settings, store, dummy=available.dummy, inline=inline) as archive,
             open_engine(
@@ -444,8 +315,8 @@ async def open_panic(
                 tokens=token_for,
                 invoke=invoke_with_policy,
                 on_completed=archive.submit,
-                boards=_boards(store, resolved, token_for),
+                boards=boards,
             ) as engine,
         ):
             archive.attach(engine)
-            yield Panic(settings, store, engine, resolved, cipher, archive)
+            yield Panic(settings, store, engine, resolved, cipher, archive, boards)

@@ -294,10 +294,13 @@ def screen(watcher: Watcher, run: Sequence[Invocation]) -> dict[int, Invocation]
     """What a screen shows for a run so far (for a viewer who joins mid-run).
 
     ``run`` is the run's invocations by sequence number; the result maps slot
-    to invocation, exactly as if the screen had seen every event in order.
+    to invocation, exactly as if the screen had seen every event in order
+    (rows still ``ready`` were never announced, so they are not shown).
     """
     shown: dict[int, Invocation] = {}
     for invocation in run:
+        if invocation.state == "ready":
+            continue  # prepared, not started: live screens never saw it
         if invocation.sequence_number == 0:
             shown = {}
         slot = slot_for(watcher, invocation)

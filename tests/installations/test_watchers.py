@@ -213,6 +213,7 @@ def test_a_single_screen_joined_mid_run_shows_its_latest_match() -> None:
     assert screen(single(3, 2), run)[0].sequence_number == 5
     assert screen(single(3, 2, True), run)[0].sequence_number == 8
     assert screen(single(5, 4), run[:3])[0].sequence_number == 0  # only the genesis so far
+    assert screen(grid(2, 2), [inv(0), inv(1, "ready")]) == {0: inv(0)}  # not started yet
 
 
 # Vestaboard text

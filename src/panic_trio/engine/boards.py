@@ -19,7 +19,6 @@ seconds; when a board shows the initial prompt, the genesis waits
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Final
@@ -39,7 +38,6 @@ BOARD_FLOOR: Final = 8.0
 INITIAL_PROMPT_DELAY: Final = 10.0
 SEND_TIMEOUT: Final = 10.0
 SENT: Final = "sent"
-_REMEMBERED: Final = 256
 
 SendText = Callable[[str, str | None, str], Awaitable[str]]
 TokenLookup = Callable[[int, str], Awaitable[str | None]]
@@ -74,35 +72,30 @@ class Boards:
     send: SendText
     tokens: TokenLookup
     timeout: float = SEND_TIMEOUT
-    # Results of genesis prompt pushes by invocation id: the runner's completion
-    # write replaces the genesis's metadata, so they are recorded again after it.
-    _prompt_results: OrderedDict[int, dict[str, str]] = field(default_factory=OrderedDict)
+    _watchers: dict[int, list[Watcher]] = field(default_factory=dict)
 
     async def watchers(self, network_id: int) -> list[Watcher]:
-        """The network's vestaboard watchers, read fresh (edits apply at the next step)."""
-        return await self.store.read(queries.vestaboard_watchers, network_id)
+        """The network's vestaboard watchers (read once, then kept until :meth:`forget`).
+
+        Every step asks, so the answer is cached rather than read per step;
+        installation edits call :meth:`forget`, so they apply at the next step.
+        """
+        cached = self._watchers.get(network_id)
+        if cached is None:
+            cached = await self.store.read(queries.vestaboard_watchers, network_id)
+            self._watchers[network_id] = cached
+        return cached
+
+    def forget(self) -> None:
+        """Drop the cached watchers (an installation changed)."""
+        self._watchers.clear()
 
     def start(
         self, nursery: trio.Nursery, network: Network, invocation: Invocation, texts: dict[str, str]
     ) -> None:
         """Start one send per board in ``nursery`` (the run's: a stop cancels them)."""
-        results = (
-            self._prompt_results.get(invocation.id) if invocation.sequence_number == 0 else None
-        )
         for board, text in texts.items():
-            nursery.start_soon(self._send_one, network, invocation, board, text, results)
-
-    def remember_prompt(self, genesis_id: int) -> None:
-        """Keep the results of a genesis prompt push until the genesis completes."""
-        self._prompt_results[genesis_id] = {}
-        while len(self._prompt_results) > _REMEMBERED:
-            self._prompt_results.popitem(last=False)
-
-    async def rerecord_prompt(self, genesis: Invocation) -> None:
-        """Write the prompt results again after the genesis's completion write."""
-        results = self._prompt_results.pop(genesis.id, None)
-        if results:
-            await self._record(genesis.id, results)
+            nursery.start_soon(self._send_one, network, invocation, board, text)
 
     async def _send_one(
         self,
@@ -110,7 +103,6 @@ class Boards:
         invocation: Invocation,
         board: str,
         text: str,
-        results: dict[str, str] | None,
     ) -> None:
         try:
             token = await self.tokens(network.owner_id, token_name(board))
@@ -133,8 +125,6 @@ class Boards:
                 board,
                 result,
             )
-        if results is not None:
-            results[board] = result
         await self._record(invocation.id, {board: result})
 
     async def _record(self, invocation_id: int, results: dict[str, str]) -> None:
@@ -167,7 +157,6 @@ class RunBoards:
         texts = texts_by_board(watchers, lambda w: prompt_text(w, genesis))
         if texts:
             self._floor = BOARD_FLOOR
-            self._boards.remember_prompt(genesis.id)
             self._boards.start(self._nursery, self._network, genesis, texts)
         if any(w.initial_prompt for w in watchers):
             return INITIAL_PROMPT_DELAY
@@ -185,12 +174,10 @@ class RunBoards:
         floor, self._floor = (BOARD_FLOOR if self._texts else self._floor), 0.0
         return floor
 
-    async def dispatch(self, done: Invocation) -> None:
+    def dispatch(self, done: Invocation) -> None:
         """Start the sends :meth:`prepare` decided on (returns at once)."""
         if self._boards is None:
             return
-        if done.sequence_number == 0:
-            await self._boards.rerecord_prompt(done)
         texts, self._texts = self._texts, {}
         if texts:
             self._boards.start(self._nursery, self._network, done, texts)

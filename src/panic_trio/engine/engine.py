@@ -16,11 +16,9 @@ import trio
 from panic_trio.domain import Event, Invocation, RunnerStatus
 from panic_trio.engine.boards import Boards
 from panic_trio.engine.broadcast import Broadcast, Subscription
-from panic_trio.engine.runner import (
-    STOPPED,
+from panic_trio.engine.requests import (
     CompletionHook,
     Invoke,
-    NetworkRunner,
     Reply,
     Request,
     Resume,
@@ -29,6 +27,7 @@ from panic_trio.engine.runner import (
     Stop,
     TokenLookup,
 )
+from panic_trio.engine.runner import STOPPED, NetworkRunner
 from panic_trio.errors import PanicError
 from panic_trio.inputs import check_prompt
 from panic_trio.models import check_network

@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final
 
 import outcome
 import trio
 
 from panic_trio.domain import Event, Invocation, Network, RunnerState, RunnerStatus
 from panic_trio.engine import schedule
-from panic_trio.engine.boards import Boards, RunBoards
+from panic_trio.engine.boards import RunBoards
 from panic_trio.engine.broadcast import Broadcast
+from panic_trio.engine.requests import Request, Resume, RunnerDeps, Start, Stop
 from panic_trio.errors import (
     LockedOut,
     MissingToken,
@@ -32,87 +33,16 @@ from panic_trio.errors import (
     StoreError,
 )
 from panic_trio.models import get_model
-from panic_trio.platforms.base import Call, Platform, Result
-from panic_trio.settings import Settings
-from panic_trio.store.store import Store
+from panic_trio.platforms.base import Call, Result
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 CLEANUP_TIMEOUT_SECONDS: Final = 10.0
 CLEANUP_FIRST_RETRY_SECONDS: Final = 0.05
 SETTLE_SECONDS: Final = 300.0
 STOPPED: Final = "stopped"
 REPLACED: Final = "replaced by a new run"
 SHUTDOWN: Final = "server shutting down"
-
-TokenLookup = Callable[[int, str], Awaitable[str | None]]
-Invoke = Callable[[Platform, Call], Awaitable[Result]]
-CompletionHook = Callable[[Invocation, Invocation], None]
-
-
-class Reply(Generic[T]):
-    """A one-shot answer from the runner loop to the task that asked."""
-
-    def __init__(self) -> None:
-        self._done = trio.Event()
-        self._outcome: outcome.Outcome[T] | None = None
-
-    def send(self, result: outcome.Outcome[T]) -> None:
-        """Deliver the answer (once)."""
-        self._outcome = result
-        self._done.set()
-
-    async def wait(self) -> T:
-        """The answer, or the error the request raised."""
-        await self._done.wait()
-        assert self._outcome is not None
-        return self._outcome.unwrap()
-
-
-@dataclass(frozen=True, slots=True)
-class Start:
-    """Start a run of ``network`` with ``prompt`` (or refuse: lockout)."""
-
-    network: Network
-    prompt: str
-    reply: Reply[Invocation]
-
-
-@dataclass(frozen=True, slots=True)
-class Stop:
-    """Stop the active run, if any; replies whether one was stopped."""
-
-    reason: str
-    reply: Reply[bool]
-
-
-@dataclass(frozen=True, slots=True)
-class Resume:
-    """Continue an interrupted run at ``row`` (after a restart)."""
-
-    network: Network
-    genesis: Invocation
-    row: Invocation
-    reply: Reply[None]
-
-
-Request = Start | Stop | Resume
-
-
-@dataclass(slots=True)
-class RunnerDeps:
-    """What every runner shares: store, platforms, settings and hooks."""
-
-    store: Store
-    platforms: dict[str, Platform]
-    settings: Settings
-    tokens: TokenLookup
-    invoke: Invoke
-    on_completed: CompletionHook
-    feed: Broadcast[Event]
-    now: Callable[[], datetime]
-    boards: Boards | None = None  # Vestaboard dispatch (engine/boards.py)
 
 
 class NetworkRunner:
@@ -283,11 +213,11 @@ class NetworkRunner:
             done, current = await store.complete_and_prepare_next(
                 current.id,
                 result.output,
-                {**current.metadata, **result.metadata},
+                result.metadata,
                 start_next=delay <= 0,
             )
             self._pending = current
-            await boards.dispatch(done)
+            boards.dispatch(done)
             self._deps.on_completed(done, current)
             self._set_status(current=current, next_at=now + delay)
             self._publish(done)

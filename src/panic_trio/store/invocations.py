@@ -95,17 +95,26 @@ def complete_and_prepare_next(
 ) -> tuple[Invocation, Invocation]:
     """Mark the invocation ``completed`` and create the next one.
 
-    ``metadata`` replaces the row's metadata (the runner passes the merged
-    value). The next row is ``ready``, or already ``invoking`` when
+    ``metadata`` is merged into the row's (Vestaboard results may have been
+    written while it was invoking). The next row is ``ready``, or already
+    ``invoking`` when
     ``start_next`` (no backoff: it starts at once, so one write does both).
     Its model comes from the network's *current* model list, so an edit of
     the cycle takes effect at the next step.
     """
+    current = conn.execute(select(_T.c.metadata).where(_T.c.id == invocation_id)).first()
+    if current is None:
+        raise NotFound(f"no invocation with id {invocation_id}")
     done = _guarded_update(
         conn,
         invocation_id,
         ("invoking",),
-        {"state": "completed", "output": output, "metadata": dict(metadata), "updated_at": now},
+        {
+            "state": "completed",
+            "output": output,
+            "metadata": {**current.metadata, **metadata},
+            "updated_at": now,
+        },
     )
     models = conn.execute(
         select(networks.c.models).where(networks.c.id == done.network_id)

@@ -20,7 +20,18 @@ from quart_trio import QuartTrio
 from panic_trio.panic import Panic
 from panic_trio.security.tokens import derive_key
 from panic_trio.settings import Settings
-from panic_trio.web import admin, api, auth, dashboard, live, networks, pages, terminal
+from panic_trio.web import (
+    admin,
+    api,
+    auth,
+    dashboard,
+    displays,
+    installations,
+    live,
+    networks,
+    pages,
+    terminal,
+)
 from panic_trio.web.ratelimit import RateLimiter
 from panic_trio.web.render import markdown, media_src, model_label
 from panic_trio.web.security import add_security_headers
@@ -79,7 +90,8 @@ def create_app(
         going_away=going_away if going_away is not None else trio.Event(),
     )
     for blueprint in (
-        auth.bp, api.bp, live.bp, pages.bp, dashboard.bp, networks.bp, terminal.bp, admin.bp
+        auth.bp, api.bp, live.bp, pages.bp, dashboard.bp, networks.bp, terminal.bp, admin.bp,
+        installations.bp, displays.bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
     app.jinja_env.filters.update(

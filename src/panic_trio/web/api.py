@@ -8,6 +8,7 @@ admin. Someone else's network is a 404, as if it did not exist.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -103,7 +104,13 @@ async def _prompting_caller(network_id: int) -> Caller:
 
 
 async def _json_object() -> dict[str, Any]:
-    body = await request.get_json(force=True, silent=True)
+    # Parse the bytes ourselves: Quart's get_json decodes them as UTF-8 first
+    # and lets a UnicodeDecodeError escape (a 500) for a body that is not.
+    raw = await request.get_data(as_text=False)
+    try:
+        body = json.loads(raw)
+    except ValueError:  # not JSON, or not text at all (UnicodeDecodeError)
+        body = None
     if not isinstance(body, dict):
         fail(400, "bad_request", "the body must be a JSON object")
     return body

@@ -36,6 +36,7 @@ from panic_trio.web.state import WebState, web_state
 logger = logging.getLogger(__name__)
 
 MAX_FRAME_CHARS: Final = 8192
+MAX_SHOWN_CHARS: Final = 60
 SLOW_CLIENT_SECONDS: Final = 10.0
 GOODBYE_SECONDS: Final = 2.0
 
@@ -141,7 +142,7 @@ class LiveSocket:
         if not isinstance(message, dict):
             return _error("malformed frame: expected a JSON object")
         if message.get("type") != "start_run":
-            return _error(f"unknown message type {message.get('type')!r}; expected start_run")
+            return _error(f"unknown message type {_shown(message.get('type'))}; expected start_run")
         prompt = message.get("prompt")
         if not isinstance(prompt, str):
             return _error('start_run needs a "prompt" string')
@@ -162,6 +163,12 @@ class LiveSocket:
         except (InvalidInput, NotFound) as exc:
             return _error(str(exc))
         return {"type": "run_started", "genesis": genesis.to_json()}
+
+
+def _shown(value: object) -> str:
+    """A client's value, quoted and cut short: errors never echo a whole frame back."""
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN_CHARS else text[: MAX_SHOWN_CHARS - 1] + "…"
 
 
 def _error(message: str) -> dict[str, Any]:

@@ -1,0 +1,269 @@
+"""TV displays: ``/i/<installation>/<watcher>`` and its live socket; viewer counts.
+
+A display page is anonymous and full screen. Its socket
+``/ws/displays/<installation>/<watcher>`` applies the watcher rules
+(:mod:`panic_trio.watchers`) on the server and sends the browser only what
+to draw:
+
+- ``screen``: the whole screen (on connect, after lost events, and when an
+  invocation of an unknown run arrives), so a viewer joining mid-run, or a
+  kiosk reconnecting after a restart, is up to date at once;
+- ``reset``: a new genesis: clear every slot and show it in slot 0;
+- ``place``: put a tile in a slot (a grid fills and wraps; a single screen
+  gets its stride's invocations).
+
+Archive rewrites (``archived`` events) are not sent: a screen never
+re-renders or restarts audio because a URL moved. Text tiles carry Markdown
+already rendered and sanitised here. Every open display socket is counted,
+so the installation page can show live viewer numbers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any, Final, cast
+
+import trio
+from quart import Blueprint, Response, current_app, render_template, websocket
+from quart.typing import ResponseReturnValue
+
+from panic_trio.domain import Event, Invocation
+from panic_trio.errors import NotFound
+from panic_trio.store import invocations as invocation_queries
+from panic_trio.store.installations import Installation
+from panic_trio.watchers import Watcher, screen, slot_for
+from panic_trio.web.auth import current_user
+from panic_trio.web.encoding import dumps
+from panic_trio.web.live import GOODBYE_SECONDS, SLOW_CLIENT_SECONDS, open_socket
+from panic_trio.web.pages import not_found
+from panic_trio.web.render import markdown, media_src, output_type
+from panic_trio.web.state import WebState, web_state
+
+VIEWERS: Final = "panic_viewers"
+
+bp = Blueprint("displays", __name__)
+
+
+class Viewers:
+    """How many display sockets watch each watcher, with a change signal."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[tuple[int, str]] = Counter()
+        self._changed = trio.Event()
+
+    def counts(self, installation: Installation) -> dict[str, int]:
+        """Viewers per watcher name of ``installation`` (0 for unwatched ones)."""
+        return {w.name: self._counts[(installation.id, w.name)] for w in installation.watchers}
+
+    @contextmanager
+    def track(self, installation_id: int, name: str) -> Iterator[None]:
+        """Count one viewer for the duration of the block."""
+        self._counts[(installation_id, name)] += 1
+        self._signal()
+        try:
+            yield
+        finally:
+            self._counts[(installation_id, name)] -= 1
+            self._signal()
+
+    async def changes(self) -> AsyncIterator[None]:
+        """Yields now and after every change (coalesced if the reader is slow)."""
+        while True:
+            changed = self._changed
+            yield
+            await changed.wait()
+
+    def _signal(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+
+def viewers() -> Viewers:
+    """The app's viewer registry (created on first use)."""
+    return cast(Viewers, current_app.extensions.setdefault(VIEWERS, Viewers()))
+
+
+def tile(invocation: Invocation, base_url: str) -> dict[str, Any]:
+    """What the browser needs to draw one invocation (no untrusted markup)."""
+    kind = output_type(invocation)
+    data: dict[str, Any] = {
+        "id": invocation.id,
+        "run_number": invocation.run_number,
+        "sequence": invocation.sequence_number,
+        "state": invocation.state,
+        "kind": kind,
+        "input": invocation.input[:500],
+    }
+    if invocation.state == "failed":
+        data["error"] = str(invocation.metadata.get("error") or "failed")
+    elif invocation.output and kind in ("image", "audio"):
+        data["src"] = media_src(invocation.output, base_url)
+    elif invocation.output:
+        data["html"] = str(markdown(invocation.output))
+    return data
+
+
+async def owned(installation_id: int) -> Installation | None:
+    """The installation if the signed-in user owns its network (else ``None``: a 404)."""
+    user = await current_user()
+    if user is None:
+        return None
+    panic = web_state().panic
+    try:
+        installation = await panic.get_installation(installation_id)
+        network = await panic.get_network(installation.network_id)
+    except NotFound:
+        return None
+    return installation if network.owner_id == user.id else None
+
+
+async def _watched(installation_id: int, name: str) -> tuple[Installation, Watcher] | None:
+    try:
+        installation = await web_state().panic.get_installation(installation_id)
+    except NotFound:
+        return None
+    watcher = installation.watcher(name)
+    return None if watcher is None else (installation, watcher)
+
+
+@bp.get("/i/<int:installation_id>/<name>")
+async def display(installation_id: int, name: str) -> ResponseReturnValue:
+    """A TV screen: anonymous, full screen, live."""
+    found = await _watched(installation_id, name)
+    if found is None:
+        return await not_found()
+    installation, watcher = found
+    data = {"installation_id": installation.id, "watcher": watcher.to_json()}
+    return await render_template(
+        "display.html", installation=installation, watcher=watcher, data=data
+    )
+
+
+class DisplaySocket:
+    """One screen: turns the network's events into draw frames for its watcher."""
+
+    def __init__(self, state: WebState, installation: Installation, watcher: Watcher) -> None:
+        self.state = state
+        self.installation = installation
+        self.watcher = watcher
+        self.run_number: int | None = None
+        self._base_url = state.settings.base_url
+
+    async def serve(self) -> None:
+        """Send the screen, then changes, until the client or the server leaves."""
+        panic = self.state.panic
+        with viewers().track(self.installation.id, self.watcher.name):
+            async with (
+                panic.watch(self.installation.network_id) as events,
+                trio.open_nursery() as nursery,
+            ):
+                nursery.start_soon(self._say_goodbye, nursery.cancel_scope)
+                nursery.start_soon(self._drain)
+                await self._send(await self.screen_frame())
+                dropped = 0
+                async for event in events:
+                    frame = await self.frame_for(event)
+                    if events.dropped != dropped:  # we lost some: send the whole screen
+                        dropped = events.dropped
+                        frame = await self.screen_frame()
+                    if frame is not None:
+                        await self._send(frame)
+
+    async def screen_frame(self) -> dict[str, Any]:
+        """The whole screen: the current (or latest) run through this watcher's rules."""
+        panic = self.state.panic
+        network_id = self.installation.network_id
+        genesis = panic.status(network_id).genesis
+        run_number = genesis.run_number if genesis is not None else None
+        if run_number is None:
+            run_number = await panic.store.read(invocation_queries.latest_run_number, network_id)
+        run = [] if run_number is None else await panic.list_run(network_id, run_number)
+        self.run_number = run_number
+        shown = screen(self.watcher, run)
+        return {
+            "type": "screen",
+            "prompt": run[0].input if run else None,
+            "tiles": [
+                {"slot": slot, "tile": tile(inv, self._base_url)}
+                for slot, inv in sorted(shown.items())
+            ],
+        }
+
+    async def frame_for(self, event: Event) -> dict[str, Any] | None:
+        """The frame one engine event means for this screen (``None``: nothing)."""
+        invocation = event.invocation
+        if event.kind != "invocation" or invocation is None:
+            return None  # status changes, and archive rewrites, change no tile
+        if invocation.sequence_number == 0:
+            self.run_number = invocation.run_number
+            return {
+                "type": "reset",
+                "prompt": invocation.input,
+                "tile": tile(invocation, self._base_url),
+            }
+        if invocation.run_number != self.run_number:
+            return await self.screen_frame()  # a run we did not see start: catch up
+        slot = slot_for(self.watcher, invocation)
+        if slot is None:
+            return None
+        return {"type": "place", "slot": slot, "tile": tile(invocation, self._base_url)}
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        with trio.move_on_after(SLOW_CLIENT_SECONDS):
+            await websocket.send(dumps(frame))
+            return
+        raise trio.BrokenResourceError("display too slow to keep up")
+
+    async def _drain(self) -> None:
+        """Read (and ignore) client frames, so a close is noticed."""
+        while True:
+            await websocket.receive()
+
+    async def _say_goodbye(self, scope: trio.CancelScope) -> None:
+        await _close_when_going_away(self.state, scope)
+
+
+async def _close_when_going_away(state: WebState, scope: trio.CancelScope) -> None:
+    await state.going_away.wait()
+    with trio.move_on_after(GOODBYE_SECONDS):
+        await websocket.close(1001, "server shutting down")
+    scope.cancel()
+
+
+@bp.websocket("/ws/displays/<int:installation_id>/<name>")
+async def display_socket(installation_id: int, name: str) -> Response | None:
+    """The live feed of one screen (read-only, anonymous)."""
+    found = await _watched(installation_id, name)
+    if found is None:
+        return Response("no such display", 404)
+    socket = DisplaySocket(web_state(), *found)
+    await open_socket(socket.serve)
+    return None
+
+
+@bp.websocket("/ws/installations/<int:installation_id>/viewers")
+async def viewers_socket(installation_id: int) -> Response | None:
+    """Live viewer counts for the installation page (its owner only)."""
+    installation = await owned(installation_id)
+    if installation is None:
+        return Response("no such installation", 404)
+    registry = viewers()
+
+    async def serve() -> None:
+        async with trio.open_nursery() as nursery:
+
+            async def drain() -> None:
+                while True:
+                    await websocket.receive()
+
+            nursery.start_soon(drain)
+            nursery.start_soon(_close_when_going_away, web_state(), nursery.cancel_scope)
+            async for _ in registry.changes():
+                counts = registry.counts(installation)
+                await websocket.send(dumps({"type": "viewers", "counts": counts}))
+            nursery.cancel_scope.cancel()
+
+    await open_socket(serve)
+    return None

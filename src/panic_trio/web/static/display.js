@@ -1,0 +1,89 @@
+// A TV screen: /i/<installation>/<watcher>. The server applies the watcher
+// rules and sends what to draw (screen / reset / place); this file only draws.
+// Text tiles arrive as Markdown already sanitised on the server.
+import { connect, pageData } from "./live.js";
+import { attachVisualiser } from "./visualiser.js";
+
+const data = pageData();
+const display = document.getElementById("watcher-display");
+const lastPrompt = document.getElementById("last-prompt");
+const note = document.getElementById("connection");
+const columns = Number(display.dataset.columns) || 1;
+display.style.setProperty("--columns", String(columns));
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function render(tile) {
+  const node = el("div", `tile state-${tile.state} kind-${tile.kind}`);
+  node.dataset.invocation = tile.id;
+  node.dataset.sequence = tile.sequence;
+  node.dataset.state = tile.state;
+  if (tile.state === "failed") {
+    const box = el("div", "tile-failed");
+    box.append(el("p", "failed-title", "Failed"), el("p", "failed-reason", tile.error ?? ""));
+    node.append(box);
+  } else if (tile.state === "invoking" || (!tile.src && !tile.html)) {
+    const box = el("div", "tile-invoking");
+    box.append(el("span", "", "P!"));
+    node.append(box);
+  } else if (tile.kind === "image") {
+    const img = el("img", "tile-image");
+    img.src = tile.src;
+    img.alt = tile.input.slice(0, 200);
+    node.append(img);
+  } else if (tile.kind === "audio") {
+    const box = el("div", "tile-audio");
+    node.append(box);
+    attachVisualiser(box, tile.src);
+  } else {
+    const box = el("div", "tile-text prose");
+    box.innerHTML = tile.html ?? "";  // sanitised server-side (markdown-it + nh3)
+    node.append(box);
+  }
+  return node;
+}
+
+function clear() {
+  for (const node of display.querySelectorAll(".tile")) node.remove();
+}
+
+function place(slot, tile) {
+  const node = render(tile);
+  node.id = `slot-${slot}`;
+  node.dataset.slot = slot;
+  const old = document.getElementById(node.id);
+  if (old) {
+    if (old.dataset.invocation === String(tile.id) && old.dataset.state === tile.state) return;
+    old.replaceWith(node);
+    return;
+  }
+  const after = [...display.querySelectorAll(".tile")].find((t) => Number(t.dataset.slot) > slot);
+  display.insertBefore(node, after ?? null);
+}
+
+function showPrompt(text) {
+  if (lastPrompt && text !== undefined) lastPrompt.textContent = text ?? "";
+}
+
+connect(`/ws/displays/${data.installation_id}/${encodeURIComponent(data.watcher.name)}`, {
+  onOpen: () => { note.hidden = true; document.body.dataset.connected = "true"; },
+  onClose: () => { note.hidden = false; document.body.dataset.connected = "false"; },
+  onMessage: (message) => {
+    if (message.type === "screen") {
+      clear();
+      for (const { slot, tile } of message.tiles) place(slot, tile);
+      showPrompt(message.prompt);
+    } else if (message.type === "reset") {
+      clear();
+      place(0, message.tile);
+      showPrompt(message.prompt);
+    } else if (message.type === "place") {
+      place(message.slot, message.tile);
+    }
+  },
+});

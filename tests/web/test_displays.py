@@ -1,0 +1,158 @@
+"""Watcher displays: the page, the draw frames of its socket, viewer counts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+import trio
+from quart.testing.connections import WebsocketResponseError
+from quart.typing import TestWebsocketConnectionProtocol as Socket
+
+from panic_trio.domain import Event, Invocation, RunnerStatus
+from panic_trio.panic import open_panic
+from panic_trio.web import create_app
+from panic_trio.web.displays import DisplaySocket, tile
+from panic_trio.web.state import EXTENSION, WebState
+from tests.web.conftest import SECRET, TIMEOUT, World, client, make_settings, signed_in, text_of
+
+GRID = {"type": "grid", "name": "wall", "rows": 2, "columns": 2}
+SPOT = {"type": "single", "name": "spot", "stride": 3, "offset": 1}
+
+Message = dict[str, Any]
+
+
+async def receive(ws: Socket) -> Message:
+    message: Message = json.loads(await ws.receive())
+    return message
+
+
+def slots(frame: Message) -> dict[int, int]:
+    return {t["slot"]: t["tile"]["sequence"] for t in frame["tiles"]}
+
+
+async def test_the_display_page_is_public_full_screen_and_scriptless_inline(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        made = await world.panic.create_installation(world.network.id, "Gallery", [GRID, SPOT])
+        page = await client(world).get(f"/i/{made.id}/wall")
+        html = await text_of(page)
+        assert page.status_code == 200
+        assert "<title>Gallery - wall · PANIC!</title>" in html
+        assert "Last prompt:" in html
+        assert "2/2 ⊞" in html
+        assert 'class="site-header"' not in html
+        assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+        scripts = [s for s in html.split("<script")[1:] if "src=" not in s.split(">")[0]]
+        assert all('type="application/json"' in s.split(">")[0] for s in scripts)
+        single = await text_of(await client(world).get(f"/i/{made.id}/spot"))
+        assert "1/3 □" in single
+        assert "Last prompt:" not in single
+        assert (await client(world).get(f"/i/{made.id}/nope")).status_code == 404
+        assert (await client(world).get(f"/i/{made.id + 1}/wall")).status_code == 404
+
+
+async def test_a_new_genesis_resets_the_screen_and_a_late_viewer_catches_up(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        made = await world.panic.create_installation(world.network.id, "Gallery", [GRID, SPOT])
+        async with client(world).websocket(f"/ws/displays/{made.id}/spot") as ws:
+            assert await receive(ws) == {"type": "screen", "prompt": None, "tiles": []}
+            genesis = await world.panic.start_run(world.network.id, "a *red* balloon")
+            first = await receive(ws)
+            assert first["type"] == "reset"
+            assert first["prompt"] == "a *red* balloon"
+            assert first["tile"]["id"] == genesis.id
+            while (frame := await receive(ws))["tile"]["state"] != "completed":
+                assert frame["type"] == "reset"
+            assert frame["tile"]["kind"] == "image"
+            assert frame["tile"]["src"].startswith("/dummy/")
+        async with client(world).websocket(f"/ws/displays/{made.id}/wall") as late:
+            joined = await receive(late)
+            assert joined["prompt"] == "a *red* balloon"
+            assert slots(joined) == {0: 0}
+            assert joined["tiles"][0]["tile"]["state"] == "completed"
+
+
+async def test_frames_follow_the_watcher_rules_and_ignore_archive_rewrites(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        made = await world.panic.create_installation(world.network.id, "Gallery", [GRID, SPOT])
+        genesis = await world.panic.start_run(world.network.id, "rules")
+        state = cast(WebState, world.app.extensions[EXTENSION])
+        grid = DisplaySocket(state, made, made.watchers[0])
+        spot = DisplaySocket(state, made, made.watchers[1])
+        grid.run_number = spot.run_number = genesis.run_number
+
+        def event(seq: int, state: str = "completed", kind: str = "invocation") -> Event:
+            invocation = replace(genesis, id=genesis.id + seq, sequence_number=seq,
+                                 state=state, output="x")  # type: ignore[arg-type]  # fmt: skip
+            return Event(kind, invocation, RunnerStatus())  # type: ignore[arg-type]
+
+        placed = [await grid.frame_for(event(s)) for s in range(1, 7)]
+        assert [f["slot"] for f in placed if f] == [1, 2, 3, 0, 1, 2]
+        shown = [s for s in range(1, 11) if await spot.frame_for(event(s))]
+        assert shown == [1, 4, 7, 10]
+        assert await spot.frame_for(event(4, "invoking")) is None
+        assert await grid.frame_for(event(2, kind="archived")) is None
+        assert await grid.frame_for(Event("status", None, RunnerStatus())) is None
+        other_run = replace(genesis, id=999, run_number=999, sequence_number=3)
+        catch_up = await grid.frame_for(Event("invocation", other_run, RunnerStatus()))
+        assert catch_up is not None
+        assert catch_up["type"] == "screen"  # a run it never saw start: redraw from the store
+        await world.panic.stop_run(world.network.id)
+
+
+async def test_a_viewer_joining_a_long_run_sees_each_slot_at_once(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, backoff="inf:0")
+    with trio.fail_after(TIMEOUT):
+        async with open_panic(settings) as panic:
+            app = create_app(panic, settings, secret_key=SECRET)
+            owner = await panic.create_user("long@example.org", "correct horse battery")
+            network = await panic.create_network(owner.id, "t", models=["dummy-t2t"])
+            made = await panic.create_installation(network.id, "Gallery", [GRID, SPOT])
+            genesis = await panic.start_run(network.id, "go")
+            async with panic.watch(network.id) as events:
+                async for e in events:
+                    if e.invocation is not None and e.invocation.sequence_number >= 9:
+                        break
+            await panic.stop_run(network.id)
+            run = await panic.list_run(network.id, genesis.run_number)
+            async with app.test_app():
+                async with app.test_client().websocket(f"/ws/displays/{made.id}/wall") as ws:
+                    wall = await receive(ws)
+                async with app.test_client().websocket(f"/ws/displays/{made.id}/spot") as ws:
+                    spot = await receive(ws)
+    last = run[-1].sequence_number
+    assert slots(wall) == {(s % 4): s for s in range(max(0, last - 3), last + 1)}
+    assert slots(spot) == {0: max(s for s in range(1, last + 1) if s % 3 == 1)}
+    assert wall["prompt"] == "go"
+
+
+async def test_viewer_counts_are_live_and_for_the_owner_only(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        made = await world.panic.create_installation(world.network.id, "Gallery", [GRID, SPOT])
+        owner = await signed_in(world, world.owner)
+        other = await signed_in(world, world.other)
+        async with owner.websocket(f"/ws/installations/{made.id}/viewers") as counts:
+            assert await receive(counts) == {"type": "viewers", "counts": {"wall": 0, "spot": 0}}
+            async with client(world).websocket(f"/ws/displays/{made.id}/wall") as tv:
+                await receive(tv)
+                assert (await receive(counts))["counts"] == {"wall": 1, "spot": 0}
+            while (await receive(counts))["counts"] != {"wall": 0, "spot": 0}:
+                pass
+        async with other.websocket(f"/ws/installations/{made.id}/viewers") as ws:
+            with pytest.raises(WebsocketResponseError) as refused:
+                await ws.receive()
+        assert refused.value.response.status_code == 404
+
+
+def test_text_tiles_carry_sanitised_markdown() -> None:
+    base = Invocation(1, 1, 1, 1, "dummy-t2t", "in", "**bold** <script>alert(1)</script>",
+                      "completed", {}, None, None)  # type: ignore[arg-type]  # fmt: skip
+    drawn = tile(base, "http://panic.test")
+    assert "<strong>bold</strong>" in drawn["html"]
+    assert "<script>" not in drawn["html"]
+    failed = tile(replace(base, state="failed", metadata={"error": "boom"}), "")
+    assert failed["error"] == "boom"
+    assert "html" not in failed
