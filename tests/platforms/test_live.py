@@ -1,6 +1,6 @@
 """The same checks against the real hosted services (costs money; opt-in).
 
-Run with ``PANIC_LIVE_TESTS=1`` and the keys ``OPENAI_API_KEY``,
+Run with ``PT_LIVE_TESTS=1`` and the keys ``OPENAI_API_KEY``,
 ``REPLICATE_API_TOKEN`` and ``GOOGLE_AI_STUDIO_TOKEN`` set; each platform's
 tests are skipped, with the reason, when its key is missing. The environment
 is read at import time because the suite's autouse fixture clears ``PANIC_*``.
@@ -25,7 +25,7 @@ from panic_trio.platforms.replicate import ReplicatePlatform
 from panic_trio.settings import Settings
 from tests.platforms.conftest import make_call
 
-LIVE = os.environ.get("PANIC_LIVE_TESTS") == "1"
+LIVE = os.environ.get("PT_LIVE_TESTS") == "1"
 OPENAI_KEY = os.environ.get("OPENAI_API_KEY", "")
 REPLICATE_KEY = os.environ.get("REPLICATE_API_TOKEN", "")
 GEMINI_KEY = os.environ.get("GOOGLE_AI_STUDIO_TOKEN", "")
@@ -39,7 +39,7 @@ pytestmark = pytest.mark.apikeys
 def _needs(variable: str, key: str) -> pytest.MarkDecorator:
     """Skip unless live tests are on and ``variable`` holds a key, saying which is missing."""
     if not LIVE:
-        reason = "live API tests run only when PANIC_LIVE_TESTS=1"
+        reason = "live API tests run only when PT_LIVE_TESTS=1"
     else:
         reason = f"{variable} is not set"
     return pytest.mark.skipif(not (LIVE and key), reason=reason)
