@@ -100,8 +100,10 @@ class NetworkRunner:
                 raise LockedOut(self.status.genesis, remaining)
             await self._cancel(REPLACED)
         genesis = await self._deps.store.create_genesis(network.id, network.models[0], prompt)
-        self._genesis_at = now
-        self._lockout_until = now + network.lockout_seconds
+        # The lockout runs from when the genesis exists (its inserted_at), not
+        # from the request: a slow write must not shorten it.
+        self._genesis_at = trio.current_time()
+        self._lockout_until = self._genesis_at + network.lockout_seconds
         await self._launch(network, genesis, genesis, start_at=None, announce=True)
         return genesis
 
