@@ -31,6 +31,7 @@ from panic_trio.platforms.http import (
     map_httpx_errors,
     require_token,
     retrying,
+    unexpected_output,
 )
 from panic_trio.settings import Settings
 
@@ -235,12 +236,12 @@ def parse_reply(reply: dict[str, Any], model_id: str) -> str:
             raise ContentFiltered(
                 f"Gemini blocked the prompt ({block_reason})", platform=PLATFORM, model=model_id
             )
-        raise _unexpected(model_id, "no candidates in the reply")
+        raise unexpected_output(PLATFORM, model_id, "no candidates in the reply")
     candidate: dict[str, Any] = candidates[0]
     content = candidate.get("content")
     parts = content.get("parts") if isinstance(content, dict) else None
     if parts is not None and not isinstance(parts, list):
-        raise _unexpected(model_id, "the candidate's parts are not a list")
+        raise unexpected_output(PLATFORM, model_id, "the candidate's parts are not a list")
     texts = [
         part["text"]
         for part in parts or []
@@ -259,9 +260,3 @@ def parse_reply(reply: dict[str, Any], model_id: str) -> str:
             model=model_id,
         )
     return text
-
-
-def _unexpected(model_id: str, detail: str) -> PlatformRejected:
-    return PlatformRejected(
-        f"unexpected output from {model_id}: {detail}", platform=PLATFORM, model=model_id
-    )

@@ -240,6 +240,13 @@ def error_for_response(response: httpx.Response, platform: str, model: str) -> P
     )
 
 
+def unexpected_output(platform: str, model: str, detail: str) -> PlatformRejected:
+    """The error for a reply whose shape we cannot read (never a crash)."""
+    return PlatformRejected(
+        f"unexpected output from {model}: {detail}", platform=platform, model=model
+    )
+
+
 def check_response(response: httpx.Response, platform: str, model: str) -> None:
     """Raise the mapped error unless the response is a 2xx."""
     if not response.is_success:

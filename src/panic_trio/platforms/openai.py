@@ -24,6 +24,7 @@ from panic_trio.platforms.http import (
     map_httpx_errors,
     require_token,
     retrying,
+    unexpected_output,
 )
 from panic_trio.settings import Settings
 
@@ -122,7 +123,7 @@ def parse_completion(reply: dict[str, Any], model_id: str) -> str:
     """
     choices = reply.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        raise _unexpected(model_id, "no choices in the reply")
+        raise unexpected_output(PLATFORM, model_id, "no choices in the reply")
     choice: dict[str, Any] = choices[0]
     finish_reason = choice.get("finish_reason")
     message = choice.get("message")
@@ -138,9 +139,11 @@ def parse_completion(reply: dict[str, Any], model_id: str) -> str:
     elif "text" in choice:
         content = choice["text"]
     else:
-        raise _unexpected(model_id, "the choice has neither a message nor text")
+        raise unexpected_output(PLATFORM, model_id, "the choice has neither a message nor text")
     if content is not None and not isinstance(content, str):
-        raise _unexpected(model_id, f"the reply content is a {type(content).__name__}")
+        raise unexpected_output(
+            PLATFORM, model_id, f"the reply content is a {type(content).__name__}"
+        )
     text = (content or "").strip()
     if not text:
         raise PlatformRejected(
@@ -149,9 +152,3 @@ def parse_completion(reply: dict[str, Any], model_id: str) -> str:
             model=model_id,
         )
     return text
-
-
-def _unexpected(model_id: str, detail: str) -> PlatformRejected:
-    return PlatformRejected(
-        f"unexpected output from {model_id}: {detail}", platform=PLATFORM, model=model_id
-    )

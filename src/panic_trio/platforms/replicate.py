@@ -31,6 +31,7 @@ from panic_trio.platforms.http import (
     map_httpx_errors,
     require_token,
     retrying,
+    unexpected_output,
 )
 from panic_trio.platforms.policy import detect_nsfw
 from panic_trio.platforms.replicate_models import MODEL_SPECS, OutputShapeError, Passthrough
@@ -148,9 +149,7 @@ class ReplicatePlatform:
         try:
             text = spec.parse(output)
         except OutputShapeError as exc:
-            raise PlatformRejected(
-                f"unexpected output from {model_id}: {exc}", platform=PLATFORM, model=model_id
-            ) from None
+            raise unexpected_output(PLATFORM, model_id, str(exc)) from None
         if not text:
             raise PlatformRejected(
                 f"{model_id} returned an empty output", platform=PLATFORM, model=model_id
