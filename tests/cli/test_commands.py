@@ -161,3 +161,13 @@ def test_backup_writes_a_copy(
     code, _, _ = run(["backup", str(target)], capsys)
     assert code == 0
     assert target.stat().st_size > 0
+
+
+def test_user_add_without_a_terminal_asks_for_password_stdin(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("typed blind\n"))
+    code, _, err = run(["user", "add", "blind@example.org"], capsys)
+    assert code == 2
+    assert "use --password-stdin" in err
+    add_user(monkeypatch, capsys, "blind@example.org")  # the address was not taken

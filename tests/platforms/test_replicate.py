@@ -374,7 +374,7 @@ async def test_the_overall_timeout_ends_just_inside_invoke_timeout(
         settings = platform_settings(replicate_base_url="http://r.test", invoke_timeout=30.0)
         replicate = ReplicatePlatform(client, settings)
         # 5 % (at most 5 s) before the engine's own deadline, so this clearer message wins.
-        with pytest.raises(PlatformTimeout, match="within 28.5 s; prediction .* was cancelled"):
+        with pytest.raises(PlatformTimeout, match=r"within 28.5 s; prediction .* was cancelled"):
             await replicate.invoke(make_call(SD, "a red balloon", TOKEN))
     assert trio.current_time() == pytest.approx(28.5)
     assert transport.cancelled

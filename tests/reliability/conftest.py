@@ -8,19 +8,15 @@ Quart fake cannot do: reset TCP connections mid-request.
 
 from __future__ import annotations
 
-import dataclasses
 import socket
 import struct
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from functools import partial
 
-import pytest
 import trio
 
-from panic_trio import Panic, Settings
-from panic_trio.domain import Event, Invocation, User
-from tests.fakes import openai
-from tests.fakes.openai import FakeOpenAI
+from panic_trio import Panic
+from panic_trio.domain import Event, Invocation
 
 GUARD = 20.0
 

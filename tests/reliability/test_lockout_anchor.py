@@ -31,7 +31,9 @@ def settings(settings: Settings) -> Settings:
 async def test_a_slow_genesis_write_does_not_shorten_the_lockout(
     panic: Panic, owner: User, settings: Settings
 ) -> None:
-    net = await panic.create_network(owner.id, "slow", models=["dummy-t2t"], lockout_seconds=LOCKOUT)
+    net = await panic.create_network(
+        owner.id, "slow", models=["dummy-t2t"], lockout_seconds=LOCKOUT
+    )
     path = Path(settings.database_url.removeprefix("sqlite:///"))
     with trio.fail_after(10):
         locker = sqlite3.connect(path, isolation_level=None)

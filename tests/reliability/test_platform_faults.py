@@ -134,12 +134,18 @@ async def test_a_platform_fault_fails_only_its_run_readably_and_clears(
             async for seen in bystander_events:
                 inv = seen.invocation
                 assert seen.status.state != "failed", seen.status.error
-                if inv and inv.state == "completed" and inv.sequence_number > before.sequence_number:
+                if (
+                    inv
+                    and inv.state == "completed"
+                    and inv.sequence_number > before.sequence_number
+                ):
                     break
 
             # The fault clears: a new prompt is accepted at once and runs.
             clear(openai_fake, proxy)
-            again, event = await start_and_wait(panic, victim.id, "once more", completed_at_least(1))
+            again, event = await start_and_wait(
+                panic, victim.id, "once more", completed_at_least(1)
+            )
             assert not failed(event), event.status.error
             assert again.run_number != genesis.run_number
 

@@ -86,6 +86,10 @@ async def db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
+    if not sys.stdin.isatty():
+        raise InvalidInput(
+            "no terminal to ask for a password: use --password-stdin", field="password"
+        )
     first = getpass.getpass("Password: ")
     if getpass.getpass("Repeat password: ") != first:
         raise InvalidInput("the two passwords differ", field="password")
