@@ -16,7 +16,7 @@ from panic_trio.errors import PlatformError
 from panic_trio.models import MediaType, Model, get_model
 from panic_trio.models.catalog import DUMMY_MODELS
 from panic_trio.platforms.base import Call, Platform, Result
-from panic_trio.platforms.dummy import DUMMY_URL_PATH, DummyPlatform
+from panic_trio.platforms.dummy import CALLS_KEPT, DUMMY_URL_PATH, DummyPlatform
 
 BASE = "http://panic.test:8000"
 GUARD_SECONDS = 20
@@ -293,7 +293,7 @@ async def test_calls_are_recorded_in_order(dummy: DummyPlatform) -> None:
         result = await dummy.invoke(call)
         assert isinstance(result, Result)
         assert result.metadata["latency_ms"] >= 0
-    assert dummy.calls == calls
+    assert list(dummy.calls) == calls
 
 
 def inline_dummy(media_dir: Path, delay: float) -> DummyPlatform:
@@ -347,3 +347,10 @@ async def test_stop_from_another_task_aborts_the_delay(
         nursery.cancel_scope.cancel("stopped by admin")
     assert trio.current_time() == 0
     assert len(dummy.calls) == 1
+
+
+async def test_the_call_log_is_bounded(dummy: DummyPlatform) -> None:
+    for number in range(CALLS_KEPT + 5):
+        await dummy.invoke(make_call("dummy-t2t", f"call {number}"))
+    assert len(dummy.calls) == CALLS_KEPT
+    assert dummy.calls[0].input == "call 5"

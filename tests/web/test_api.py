@@ -272,3 +272,30 @@ async def test_openapi_describes_the_contract(world: World) -> None:
         assert "429" in paths["/api/networks/{network_id}/runs"]["post"]["responses"]
         assert "delete" in paths["/api/networks/{network_id}/runs/current"]
         assert "get" in paths["/api/networks/{network_id}/runs/{run_number}"]
+
+
+async def test_ids_no_row_can_have_are_a_json_404_for_every_method(world: World) -> None:
+    net = world.network.id
+    with trio.fail_after(TIMEOUT):
+        headers = await api_key(world, world.owner.id)
+        for method, path in [
+            ("GET", "/api/networks/99999999999999999999999"),
+            ("PATCH", "/api/networks/99999999999999999999999"),
+            ("PATCH", "/api/networks/0"),
+            ("PATCH", "/api/networks/2147483648"),
+            ("GET", f"/api/networks/{net}/runs/9223372036854775808"),
+            ("GET", f"/api/networks/{net}/runs/4294967296"),
+            ("DELETE", "/api/networks/4294967296/runs/current"),
+        ]:
+            response = await client(world).open(path, method=method, json={}, headers=headers)
+            assert response.status_code == 404, (method, path)
+            assert (await response.get_json())["error"] == "not_found"
+
+
+async def test_a_wrong_method_is_405_with_allow(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        headers = await api_key(world, world.owner.id)
+        response = await client(world).put("/api/networks", headers=headers)
+        assert response.status_code == 405
+        assert set(response.headers["Allow"].split(", ")) >= {"GET", "POST"}
+        assert (await response.get_json())["error"] == "method_not_allowed"

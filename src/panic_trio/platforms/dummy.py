@@ -15,6 +15,7 @@ import hashlib
 import os
 import re
 import tempfile
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final
@@ -28,6 +29,7 @@ from panic_trio.platforms.base import Call, Result
 from panic_trio.platforms.media import draw_image, synth_audio
 
 DUMMY_URL_PATH: Final = "/dummy/"
+CALLS_KEPT: Final = 1000
 
 _NAME_RE: Final = re.compile(r"[A-Za-z0-9_]+\.(?:png|wav)")
 _CAPTION_CHARS: Final = 80
@@ -47,8 +49,9 @@ class DummyPlatform:
     the right one.
 
     Attributes:
-        calls: every call received, in order, appended before the delay so
-            tests can count calls that were cancelled mid-way.
+        calls: the last ``CALLS_KEPT`` calls received, in order, appended
+            before the delay so tests can count calls cancelled mid-way
+            (bounded: an installation runs for weeks).
     """
 
     name: str = "dummy"
@@ -63,7 +66,7 @@ class DummyPlatform:
         self.media_dir = media_dir
         self.base_url = base_url.rstrip("/")
         self.delay = delay
-        self.calls: list[Call] = []
+        self.calls: deque[Call] = deque(maxlen=CALLS_KEPT)
         self._seam = seam
         self._prefix = self.base_url + DUMMY_URL_PATH
 

@@ -116,7 +116,7 @@ async def _json_object() -> dict[str, Any]:
     return body
 
 
-@bp.post("/networks/<int:network_id>/runs")
+@bp.post("/networks/<id:network_id>/runs")
 async def start_run(network_id: int) -> Any:
     """Start a run: 201 genesis, 429 locked out or rate limited, 422 bad prompt."""
     state = web_state()
@@ -150,7 +150,7 @@ async def start_run(network_id: int) -> Any:
     return jsonify({"genesis": genesis.to_json()}), 201
 
 
-@bp.delete("/networks/<int:network_id>/runs/current")
+@bp.delete("/networks/<id:network_id>/runs/current")
 async def stop_run(network_id: int) -> Any:
     """Stop the current run (owner or admin)."""
     user = await caller(write=True)
@@ -184,7 +184,7 @@ async def create_network() -> Any:
     return jsonify({"network": network.to_json()}), 201
 
 
-@bp.get("/networks/<int:network_id>")
+@bp.get("/networks/<id:network_id>")
 async def get_network(network_id: int) -> Any:
     """The network and its runner status."""
     user = await caller(write=False)
@@ -193,7 +193,7 @@ async def get_network(network_id: int) -> Any:
     return jsonify({"network": network.to_json(), "status": status.to_json()})
 
 
-@bp.patch("/networks/<int:network_id>")
+@bp.patch("/networks/<id:network_id>")
 async def update_network(network_id: int) -> Any:
     """Change name, description, models or lockout; all or nothing."""
     user = await caller(write=True)
@@ -207,7 +207,7 @@ async def update_network(network_id: int) -> Any:
     return jsonify({"network": network.to_json()})
 
 
-@bp.get("/networks/<int:network_id>/runs/<int:run_number>")
+@bp.get("/networks/<id:network_id>/runs/<id:run_number>")
 async def get_run(network_id: int, run_number: int) -> Any:
     """Every invocation of one run, by sequence number."""
     user = await caller(write=False)
@@ -251,9 +251,3 @@ async def check_models() -> Any:
 async def openapi() -> Any:
     """The OpenAPI description of this API."""
     return jsonify(OPENAPI)
-
-
-@bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-async def unknown(rest: str) -> Any:
-    """Unknown API paths get JSON, not the HTML 404 page."""
-    fail(404, "not_found", f"no API endpoint /api/{rest}")

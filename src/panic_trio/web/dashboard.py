@@ -61,8 +61,8 @@ async def mine() -> ResponseReturnValue:
     return redirect(url_for("dashboard.show", user_id=user.id))
 
 
-@bp.get("/users/<int:user_id>/")
-@bp.get("/users/<int:user_id>")
+@bp.get("/users/<id:user_id>/")
+@bp.get("/users/<id:user_id>")
 @login_required
 async def show(user_id: int) -> ResponseReturnValue:
     """Networks, tokens and API keys of one user (yourself, or anyone for admins)."""
@@ -72,7 +72,7 @@ async def show(user_id: int) -> ResponseReturnValue:
     return await _render(user)
 
 
-@bp.post("/users/<int:user_id>/networks")
+@bp.post("/users/<id:user_id>/networks")
 @login_required
 async def create_network(user_id: int) -> ResponseReturnValue:
     """Create a network; its cycle is then built in the control panel's editor."""
@@ -107,7 +107,7 @@ async def create_network(user_id: int) -> ResponseReturnValue:
     return redirect(url_for("networks.show", network_id=network.id), 303)
 
 
-@bp.post("/users/<int:user_id>/tokens")
+@bp.post("/users/<id:user_id>/tokens")
 @login_required
 async def set_tokens(user_id: int) -> ResponseReturnValue:
     """Set (or clear) platform tokens; blank fields leave a token as it is."""
@@ -128,7 +128,7 @@ async def set_tokens(user_id: int) -> ResponseReturnValue:
     return redirect(url_for("dashboard.show", user_id=user.id), 303)
 
 
-@bp.post("/users/<int:user_id>/api-keys")
+@bp.post("/users/<id:user_id>/api-keys")
 @login_required
 async def create_api_key(user_id: int) -> ResponseReturnValue:
     """Create a personal API key and show it this once (only its hash is kept)."""
@@ -142,7 +142,7 @@ async def create_api_key(user_id: int) -> ResponseReturnValue:
     return page, 201, {"Cache-Control": "no-store"}
 
 
-@bp.post("/users/<int:user_id>/api-keys/<int:key_id>/revoke")
+@bp.post("/users/<id:user_id>/api-keys/<id:key_id>/revoke")
 @login_required
 async def revoke_api_key(user_id: int, key_id: int) -> ResponseReturnValue:
     """Revoke one of your API keys."""

@@ -128,7 +128,7 @@ async def _watched(installation_id: int, name: str) -> tuple[Installation, Watch
     return None if watcher is None else (installation, watcher)
 
 
-@bp.get("/i/<int:installation_id>/<name>")
+@bp.get("/i/<id:installation_id>/<name>")
 async def display(installation_id: int, name: str) -> ResponseReturnValue:
     """A TV screen: anonymous, full screen, live."""
     found = await _watched(installation_id, name)
@@ -232,7 +232,7 @@ async def _close_when_going_away(state: WebState, scope: trio.CancelScope) -> No
     scope.cancel()
 
 
-@bp.websocket("/ws/displays/<int:installation_id>/<name>")
+@bp.websocket("/ws/displays/<id:installation_id>/<name>")
 async def display_socket(installation_id: int, name: str) -> Response | None:
     """The live feed of one screen (read-only, anonymous)."""
     found = await _watched(installation_id, name)
@@ -243,7 +243,7 @@ async def display_socket(installation_id: int, name: str) -> Response | None:
     return None
 
 
-@bp.websocket("/ws/installations/<int:installation_id>/viewers")
+@bp.websocket("/ws/installations/<id:installation_id>/viewers")
 async def viewers_socket(installation_id: int) -> Response | None:
     """Live viewer counts for the installation page (its owner only)."""
     installation = await owned(installation_id)

@@ -92,7 +92,7 @@ async def _own_network(user_id: int, raw: str) -> int:
     return network_id
 
 
-@bp.get("/installations/<int:installation_id>")
+@bp.get("/installations/<id:installation_id>")
 @login_required
 async def show(installation_id: int) -> ResponseReturnValue:
     """The watchers, each with its summary, viewer count and display link."""
@@ -109,7 +109,7 @@ async def show(installation_id: int) -> ResponseReturnValue:
     )
 
 
-@bp.route("/installations/<int:installation_id>/edit", methods=["GET", "POST"])
+@bp.route("/installations/<id:installation_id>/edit", methods=["GET", "POST"])
 @login_required
 async def edit(installation_id: int) -> ResponseReturnValue:
     """Rename the installation or move it to another of your networks."""
@@ -132,7 +132,7 @@ async def edit(installation_id: int) -> ResponseReturnValue:
     return _show(installation_id)
 
 
-@bp.route("/installations/<int:installation_id>/delete", methods=["GET", "POST"])
+@bp.route("/installations/<id:installation_id>/delete", methods=["GET", "POST"])
 @login_required
 async def delete(installation_id: int) -> ResponseReturnValue:
     """Ask ("Are you sure?"), then delete the installation."""
@@ -198,7 +198,7 @@ async def _save_watcher(installation: Installation, name: str | None) -> Respons
     return _show(installation.id)
 
 
-@bp.route("/installations/<int:installation_id>/watchers/new", methods=["GET", "POST"])
+@bp.route("/installations/<id:installation_id>/watchers/new", methods=["GET", "POST"])
 @login_required
 async def add_watcher(installation_id: int) -> ResponseReturnValue:
     """Add a watcher (grid by default)."""
@@ -210,7 +210,7 @@ async def add_watcher(installation_id: int) -> ResponseReturnValue:
     return await _save_watcher(installation, None)
 
 
-@bp.route("/installations/<int:installation_id>/watchers/<name>/edit", methods=["GET", "POST"])
+@bp.route("/installations/<id:installation_id>/watchers/<name>/edit", methods=["GET", "POST"])
 @login_required
 async def edit_watcher(installation_id: int, name: str) -> ResponseReturnValue:
     """Change a watcher (it may be renamed; its display URL changes with it)."""
@@ -224,7 +224,7 @@ async def edit_watcher(installation_id: int, name: str) -> ResponseReturnValue:
     return await _save_watcher(installation, name)
 
 
-@bp.route("/installations/<int:installation_id>/watchers/<name>/delete", methods=["GET", "POST"])
+@bp.route("/installations/<id:installation_id>/watchers/<name>/delete", methods=["GET", "POST"])
 @login_required
 async def delete_watcher(installation_id: int, name: str) -> ResponseReturnValue:
     """Ask, then remove a watcher."""
@@ -249,7 +249,7 @@ async def delete_watcher(installation_id: int, name: str) -> ResponseReturnValue
     return _show(installation_id)
 
 
-@bp.post("/installations/<int:installation_id>/watchers/<name>/move")
+@bp.post("/installations/<id:installation_id>/watchers/<name>/move")
 @login_required
 async def move_watcher(installation_id: int, name: str) -> ResponseReturnValue:
     """Move a watcher one place up or down."""

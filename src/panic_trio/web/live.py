@@ -188,7 +188,7 @@ async def open_socket(
         await serve()
 
 
-@bp.websocket("/ws/networks/<int:network_id>")
+@bp.websocket("/ws/networks/<id:network_id>")
 async def network_socket(network_id: int) -> Response | None:
     """Live events of one network, and prompts for those allowed."""
     state = web_state()

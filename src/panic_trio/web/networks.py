@@ -92,8 +92,8 @@ async def _render_panel(
     return page, status_code
 
 
-@bp.get("/networks/<int:network_id>/")
-@bp.get("/networks/<int:network_id>")
+@bp.get("/networks/<id:network_id>/")
+@bp.get("/networks/<id:network_id>")
 @login_required
 async def show(network_id: int) -> ResponseReturnValue:
     """The control panel: edit, models, terminal, status, Stop, live grid."""
@@ -103,7 +103,7 @@ async def show(network_id: int) -> ResponseReturnValue:
     return await _render_panel(network)
 
 
-@bp.post("/networks/<int:network_id>/edit")
+@bp.post("/networks/<id:network_id>/edit")
 @login_required
 async def edit(network_id: int) -> ResponseReturnValue:
     """Save name, description and lockout; bad input changes nothing."""
@@ -133,7 +133,7 @@ async def edit(network_id: int) -> ResponseReturnValue:
     return redirect(url_for("networks.show", network_id=network_id), 303)
 
 
-@bp.post("/networks/<int:network_id>/stop")
+@bp.post("/networks/<id:network_id>/stop")
 @login_required
 async def stop(network_id: int) -> ResponseReturnValue:
     """Stop the current run (owner or admin), then go back."""
@@ -147,7 +147,7 @@ async def stop(network_id: int) -> ResponseReturnValue:
     return redirect(back, 303)
 
 
-@bp.route("/networks/<int:network_id>/delete", methods=["GET", "POST"])
+@bp.route("/networks/<id:network_id>/delete", methods=["GET", "POST"])
 @login_required
 async def delete(network_id: int) -> ResponseReturnValue:
     """Ask, then delete the network and its runs."""
@@ -164,8 +164,8 @@ async def delete(network_id: int) -> ResponseReturnValue:
     return redirect(url_for("dashboard.show", user_id=user.id), 303)
 
 
-@bp.get("/networks/<int:network_id>/info/")
-@bp.get("/networks/<int:network_id>/info")
+@bp.get("/networks/<id:network_id>/info/")
+@bp.get("/networks/<id:network_id>/info")
 async def info(network_id: int) -> ResponseReturnValue:
     """Public: the models, the last prompt and the current output, live."""
     network = await public(network_id)
@@ -193,7 +193,7 @@ def qr_data_uri(url: str) -> str:
     return str(code.svg_data_uri(dark=QR_DARK, light=QR_LIGHT, scale=10, border=2))
 
 
-@bp.get("/networks/<int:network_id>/info/qr")
+@bp.get("/networks/<id:network_id>/info/qr")
 @login_required
 async def qr(network_id: int) -> ResponseReturnValue:
     """The "scan to prompt" QR code (refreshed by the page every 5 minutes)."""
@@ -210,7 +210,7 @@ async def qr(network_id: int) -> ResponseReturnValue:
     )
 
 
-@bp.get("/networks/<int:network_id>/info/qr.json")
+@bp.get("/networks/<id:network_id>/info/qr.json")
 @login_required
 async def qr_json(network_id: int) -> ResponseReturnValue:
     """A fresh QR code for the page's refresh timer."""
@@ -220,7 +220,7 @@ async def qr_json(network_id: int) -> ResponseReturnValue:
     return jsonify({"url": url, "image": qr_data_uri(url)})
 
 
-@bp.get("/networks/<int:network_id>/info/all")
+@bp.get("/networks/<id:network_id>/info/all")
 @login_required
 async def qr_index(network_id: int) -> ResponseReturnValue:
     """Links to the QR page of each of your networks."""

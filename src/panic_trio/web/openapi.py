@@ -34,6 +34,16 @@ def _operation(
     return {"summary": summary, "security": security, "responses": responses}
 
 
+def _body(name: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+_NETWORK_FIELDS: Final[dict[str, Any]] = {
+    "name": {"type": "string", "minLength": 1, "maxLength": 200},
+    "description": {"type": "string", "maxLength": 10_000},
+    "models": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+    "lockout_seconds": {"type": "integer", "minimum": 0, "maximum": 86_400},
+}
 _NULLABLE_INVOCATION: Final = {"oneOf": [_ref("Invocation"), {"type": "null"}]}
 _LOCKED_OUT: Final = {
     "description": "``locked_out`` (with ``retry_after`` and ``genesis``) or ``rate_limited``;"
@@ -60,6 +70,17 @@ OPENAPI: Final[dict[str, Any]] = {
                 "type": "object",
                 "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
                 "required": ["error"],
+            },
+            "NetworkCreate": {
+                "type": "object",
+                "properties": _NETWORK_FIELDS,
+                "required": ["name", "models"],
+            },
+            "NetworkChange": {"type": "object", "properties": _NETWORK_FIELDS},
+            "StartRun": {
+                "type": "object",
+                "properties": {"prompt": {"type": "string", "minLength": 1, "maxLength": 2000}},
+                "required": ["prompt"],
             },
             "Invocation": {
                 "type": "object",
@@ -111,8 +132,9 @@ OPENAPI: Final[dict[str, Any]] = {
             "post": _operation(
                 "Create a network: {name, models, description?, lockout_seconds?}",
                 ("201", _json("{network: Network}")),
-                "401 403 422",
-            ),
+                "400 401 403 422",
+            )
+            | {"requestBody": _body("NetworkCreate")},
         },
         "/api/networks/{network_id}": {
             "parameters": [_integer("network_id")],
@@ -129,8 +151,9 @@ OPENAPI: Final[dict[str, Any]] = {
             "patch": _operation(
                 "Change name, description, models or lockout_seconds (all or nothing)",
                 ("200", _json("{network: Network}")),
-                "401 403 404 422",
-            ),
+                "400 401 403 404 422",
+            )
+            | {"requestBody": _body("NetworkChange")},
         },
         "/api/networks/{network_id}/runs": {
             "parameters": [_integer("network_id")],
@@ -138,9 +161,10 @@ OPENAPI: Final[dict[str, Any]] = {
                 **_operation(
                     "Start a run with {prompt}",
                     ("201", _json("the run started", {"genesis": _ref("Invocation")})),
-                    "401 403 404 422",
+                    "400 401 403 404 422",
                     security=[*_AUTH, {"terminal": []}],
                 ),
+                "requestBody": _body("StartRun"),
             },
         },
         "/api/networks/{network_id}/runs/current": {

@@ -22,24 +22,31 @@ _REDIRECT: Final = re.compile(r"s(\w+)")
 bp = Blueprint("pages", __name__)
 
 
-async def error_page(status: int, title: str, message: str) -> ResponseReturnValue:
+async def error_page(
+    status: int, title: str, message: str, headers: dict[str, str] | None = None
+) -> ResponseReturnValue:
     """An HTML error page (JSON under ``/api/``)."""
     if request.path.startswith("/api/"):
-        return jsonify({"error": title.lower().replace(" ", "_"), "message": message}), status
+        body = jsonify({"error": title.lower().replace(" ", "_"), "message": message})
+        return body, status, headers or {}
     page = await render_template("error.html", status=status, title=title, message=message)
-    return page, status
+    return page, status, headers or {}
 
 
 async def not_found(_: Exception | None = None) -> ResponseReturnValue:
     """The 404 page."""
     if request.path.startswith("/api/"):
-        return jsonify({"error": "not_found", "message": "no such endpoint"}), 404
+        message = f"no API endpoint {request.method} {request.path}"
+        return jsonify({"error": "not_found", "message": message}), 404
     return await render_template("not_found.html"), 404
 
 
 async def method_not_allowed(exc: HTTPException) -> ResponseReturnValue:
-    """405 with the usual page."""
-    return await error_page(405, "Method not allowed", "That address does not take this request.")
+    """405 with the usual page, and the ``Allow`` header RFC 9110 requires."""
+    allow = {name: value for name, value in exc.get_headers() if name == "Allow"}
+    return await error_page(
+        405, "Method not allowed", "That address does not take this request.", allow
+    )
 
 
 @bp.get("/healthz")
@@ -117,8 +124,8 @@ async def archived_file(key: str) -> ResponseReturnValue:
     return await _send_existing(archive_path(key), immutable=True)
 
 
-@bp.get("/display/static/<int:invocation_id>/")
-@bp.get("/display/static/<int:invocation_id>")
+@bp.get("/display/static/<id:invocation_id>/")
+@bp.get("/display/static/<id:invocation_id>")
 async def static_display(invocation_id: int) -> ResponseReturnValue:
     """One invocation, full screen, not live."""
     try:

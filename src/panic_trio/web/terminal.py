@@ -41,8 +41,8 @@ def _self_url(network_id: int, token: str | None) -> str:
     return url + ("?" + urlencode({"token": token}) if token else "")
 
 
-@bp.get("/networks/<int:network_id>/terminal/")
-@bp.get("/networks/<int:network_id>/terminal")
+@bp.get("/networks/<id:network_id>/terminal/")
+@bp.get("/networks/<id:network_id>/terminal")
 async def show(network_id: int) -> ResponseReturnValue:
     """The prompt page (display layout, large type)."""
     network = await public(network_id)
@@ -72,8 +72,8 @@ async def show(network_id: int) -> ResponseReturnValue:
     )
 
 
-@bp.post("/networks/<int:network_id>/terminal/")
-@bp.post("/networks/<int:network_id>/terminal")
+@bp.post("/networks/<id:network_id>/terminal/")
+@bp.post("/networks/<id:network_id>/terminal")
 async def submit(network_id: int) -> ResponseReturnValue:
     """The no-JavaScript way to prompt; every outcome is shown on the page."""
     state = web_state()
@@ -101,7 +101,7 @@ async def submit(network_id: int) -> ResponseReturnValue:
     return redirect(_self_url(network_id, token), 303)
 
 
-@bp.get("/networks/<int:network_id>/terminal/expired")
+@bp.get("/networks/<id:network_id>/terminal/expired")
 async def expired(network_id: int) -> ResponseReturnValue:
     """Why the QR code stopped working, and how to get a fresh one."""
     network = await public(network_id)
