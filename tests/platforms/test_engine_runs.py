@@ -11,7 +11,7 @@ import dataclasses
 import itertools
 import mimetypes
 import urllib.parse
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ import trio
 from quart import Response
 
 from panic_trio import Panic, Settings
-from panic_trio.domain import Event, Invocation, User
+from panic_trio.domain import Invocation, User
 from panic_trio.platforms.media import draw_image
 from panic_trio.platforms.policy import WOMBAT_PROMPT
 from tests.fakes import gemini, openai, replicate
@@ -27,6 +27,7 @@ from tests.fakes.gemini import FakeGemini
 from tests.fakes.openai import FakeOpenAI, completion
 from tests.fakes.replicate import FakeReplicate, Script
 from tests.fakes.server import FakeService
+from tests.runs import completed_at_least, failed, start_and_wait
 
 GUARD = 10
 SD_PATH = "stability-ai/stable-diffusion-3.5-large-turbo"
@@ -102,37 +103,9 @@ def image_url(settings: Settings, stem: str = "sd_out") -> str:
     return f"{settings.base_url}/dummy/{stem}.png"
 
 
-def failed(e: Event) -> bool:
-    return e.status.state == "failed"
-
-
-def completed(seq: int) -> Callable[[Event], bool]:
-    """Step ``seq`` completed, or the run failed (callers check which)."""
-
-    def done(e: Event) -> bool:
-        row = e.invocation if e.kind == "invocation" else None
-        return failed(e) or (
-            row is not None and row.state == "completed" and row.sequence_number >= seq
-        )
-
-    return done
-
-
-async def start_and_wait(
-    panic: Panic, network_id: int, prompt: str, done: Callable[[Event], bool]
-) -> tuple[Invocation, Event]:
-    """Start a run and return its genesis and the first event satisfying ``done``."""
-    async with panic.watch(network_id) as events:
-        genesis = await panic.start_run(network_id, prompt)
-        async for event in events:
-            if done(event):
-                return genesis, event
-    raise AssertionError("event stream ended")
-
-
 async def run_steps(panic: Panic, network_id: int, prompt: str, steps: int) -> list[Invocation]:
     """Run until ``steps`` invocations completed, stop, and return the run's rows."""
-    genesis, event = await start_and_wait(panic, network_id, prompt, completed(steps - 1))
+    genesis, event = await start_and_wait(panic, network_id, prompt, completed_at_least(steps - 1))
     assert event.status.state != "failed", event.status.error
     assert await panic.stop_run(network_id)
     rows = await panic.list_run(network_id, genesis.run_number)

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import socket
 import struct
-from collections.abc import Callable
 from functools import partial
 
 import trio
 
-from panic_trio import Panic
-from panic_trio.domain import Event, Invocation
+from panic_trio.domain import Invocation
 
 GUARD = 20.0
 
@@ -76,32 +74,6 @@ class ResetProxy:
                 await sink.send_all(chunk)
         finally:
             scope.cancel()
-
-
-def failed(event: Event) -> bool:
-    return event.status.state == "failed"
-
-
-def completed_at_least(seq: int) -> Callable[[Event], bool]:
-    def done(event: Event) -> bool:
-        row = event.invocation
-        return failed(event) or (
-            row is not None and row.state == "completed" and row.sequence_number >= seq
-        )
-
-    return done
-
-
-async def start_and_wait(
-    panic: Panic, network_id: int, prompt: str, done: Callable[[Event], bool]
-) -> tuple[Invocation, Event]:
-    """Start a run; return its genesis and the first event satisfying ``done``."""
-    async with panic.watch(network_id) as events:
-        genesis = await panic.start_run(network_id, prompt)
-        async for event in events:
-            if done(event):
-                return genesis, event
-    raise AssertionError("the event stream ended")
 
 
 def assert_settled(rows: list[Invocation]) -> None:

@@ -19,14 +19,8 @@ from panic_trio import Panic, Settings
 from panic_trio.domain import User
 from tests.fakes import openai
 from tests.fakes.openai import FakeOpenAI, completion
-from tests.reliability.conftest import (
-    GUARD,
-    ResetProxy,
-    assert_settled,
-    completed_at_least,
-    failed,
-    start_and_wait,
-)
+from tests.reliability.conftest import GUARD, ResetProxy, assert_settled
+from tests.runs import completed_at_least, failed, start_and_wait
 
 # fault name -> what the failed invocation's metadata.error must say
 FAULTS = {

@@ -23,13 +23,8 @@ from sqlalchemy import event
 from panic_trio import Panic, Settings, open_panic
 from panic_trio.domain import User
 from panic_trio.errors import StoreError
-from tests.reliability.conftest import (
-    GUARD,
-    assert_settled,
-    completed_at_least,
-    failed,
-    start_and_wait,
-)
+from tests.reliability.conftest import GUARD, assert_settled
+from tests.runs import completed_at_least, failed, start_and_wait
 
 
 @pytest.fixture
