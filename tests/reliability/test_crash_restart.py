@@ -38,7 +38,7 @@ from tests.e2e.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ITERATIONS = 20
-STARTUP_KILLS = {4, 11, 17}  # iterations killed during start-up, before /healthz answers
+STARTUP_KILLS = {4, 11, 17}  # killed at a random moment of start-up, before /healthz answers
 SECRET = "a-crash-test-secret-key-long-enough"
 
 Row = tuple[Any, ...]  # id, network, run, sequence, state, input, output, inserted_at
@@ -158,6 +158,8 @@ async def test_twenty_sigkills_at_random_points_lose_nothing_and_runs_resume(
                 for network_id in live_before:
                     status = (await http.get(f"/api/networks/{network_id}")).json()["status"]
                     assert status["state"] in ("invoking", "waiting"), (context, status)
+                    resumed = (status["genesis"] or {}).get("run_number")
+                    assert resumed == live_before[network_id][2], (context, status)  # that run
                 prompts = [steady, replaced] if i == 0 else []
                 if i > 0 and rng.random() < 0.4:
                     prompts.append(replaced)  # lockout 0: replaces the run in flight

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from pathlib import Path
 
 import pytest
 import trio
+from quart.typing import TestClientProtocol as Client
 
 from panic_trio.settings import Settings
 from panic_trio.web import create_app
+from tests.security.routes import fill
 from tests.web.conftest import (
     PASSWORD,
     SECRET,
@@ -82,12 +85,21 @@ async def test_api_keys_are_kept_only_as_hashes(world: World) -> None:
     assert key not in repr(listed)
 
 
+def session_cookie(test_client: Client) -> str:
+    jar = test_client.cookie_jar
+    assert jar is not None
+    [value] = [c.value for c in jar if c.name == "_panic_key"]
+    assert value is not None
+    return value
+
+
 async def test_signing_in_issues_a_new_session_and_the_old_cookie_grants_nothing(
     world: World,
 ) -> None:
     with trio.fail_after(TIMEOUT):
         visitor = client(world)
         csrf_before = await csrf_of(visitor, "/sign-in")
+        planted = session_cookie(visitor)  # what a fixation attacker would have set or seen
         response = await visitor.post(
             "/sign-in",
             form={"email": world.owner.email, "password": PASSWORD, "csrf_token": csrf_before},
@@ -97,12 +109,18 @@ async def test_signing_in_issues_a_new_session_and_the_old_cookie_grants_nothing
         assert "HttpOnly" in cookie
         assert "SameSite=Lax" in cookie
         assert "Path=/" in cookie
-        # The CSRF token (the only pre-login session value) was replaced at sign-in.
-        assert await csrf_of(visitor) != csrf_before
-        # An attacker who planted or saw the pre-login session has a different one:
-        fixer = client(world)
-        assert await csrf_of(fixer, "/sign-in") != csrf_before
-        assert (await fixer.get("/dashboard")).status_code == 302
+        signed = session_cookie(visitor)
+        assert signed != planted
+        assert await csrf_of(visitor) != csrf_before  # the pre-login CSRF token was replaced
+        attacker, holder = client(world), client(world)
+        attacker.set_cookie("localhost", "_panic_key", planted)
+        holder.set_cookie("localhost", "_panic_key", signed)
+        assert (await attacker.get("/dashboard")).status_code == 302  # to sign-in
+        assert (await holder.get("/dashboard")).status_code in (200, 302)
+        assert world.owner.email in await text_of(await holder.get(f"/users/{world.owner.id}"))
+        assert world.owner.email not in await text_of(
+            await attacker.get(f"/users/{world.owner.id}")
+        )
 
 
 async def test_cookies_are_secure_behind_https(world: World) -> None:
@@ -121,61 +139,77 @@ async def test_cookies_are_secure_behind_https(world: World) -> None:
 
 
 async def test_every_session_write_needs_the_csrf_token(world: World) -> None:
+    """Every write route of the live URL map, by the signed-in owner, without the token."""
     with trio.fail_after(TIMEOUT):
+        panic = world.panic
         owner = await signed_in(world, world.owner)
-        before = (
-            await world.panic.list_networks(),
-            await world.panic.list_api_keys(world.owner.id),
-        )
+        await panic.create_api_key(world.owner.id, "kept")
+        [key_row] = await panic.list_api_keys(world.owner.id)
+        genesis = await panic.store.create_genesis(world.network.id, "dummy-t2t", "kept")
+        ids = {"invocation": genesis.id, "key": int(key_row["id"])}
+        before = (await panic.list_networks(), await panic.list_api_keys(world.owner.id))
         tried = 0
         for rule in world.app.url_map.iter_rules():
             methods = (rule.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}
             if getattr(rule, "websocket", False) or not methods:
                 continue
-            path = rule.rule
-            for name, value in (("<int:network_id>", world.network.id),
-                                ("<int:user_id>", world.owner.id), ("<int:key_id>", 1),
-                                ("<int:installation_id>", 1), ("<name>", "main"),
-                                ("<path:rest>", "x"), ("<int:run_number>", 1)):  # fmt: skip
-                path = path.replace(name, str(value))
+            path = fill(rule.rule, world, ids)
             for method in methods:
-                response = await getattr(owner, method.lower())(path, form={"name": "changed"})
-                assert response.status_code in (403, 404), (method, path, response.status_code)
+                response = await getattr(owner, method.lower())(
+                    path, form={"name": "changed", "confirm": "yes"}
+                )
+                assert response.status_code == 403, (method, path, response.status_code)
                 tried += 1
-        assert tried >= 15
-        after = (await world.panic.list_networks(), await world.panic.list_api_keys(world.owner.id))
+        assert tried >= 20
+        after = (await panic.list_networks(), await panic.list_api_keys(world.owner.id))
         assert after == before
-        assert (await owner.get("/dashboard")).status_code in (200, 302)  # still signed in
+        assert (await owner.get(f"/users/{world.owner.id}")).status_code == 200  # still signed in
 
 
 async def test_tampered_expired_and_foreign_terminal_tokens_are_refused_everywhere(
     world: World,
 ) -> None:
+    """The JSON API, the terminal page and its form, and the live socket."""
     with trio.fail_after(TIMEOUT):
         panic = world.panic
         mine = world.network.id
         theirs = (await panic.create_network(world.other.id, "theirs", models=["dummy-t2t"])).id
-        good = world.tokens.issue(mine)
-        tampered = {
-            good[:i] + ("A" if c != "A" else "B") + good[i + 1 :] for i, c in enumerate(good)
-        }
-        for token in tampered:
-            assert world.tokens.check(token, mine) == "invalid", token
-        foreign = world.tokens.issue(theirs)
-        world.clock.now += 0
         old = world.tokens.issue(mine)
         world.clock.now += 3601  # one hour and a second later
         fresh = world.tokens.issue(mine)
+        foreign = world.tokens.issue(theirs)
+        tampered = {
+            fresh[:i] + ("A" if c != "A" else "B") + fresh[i + 1 :] for i, c in enumerate(fresh)
+        }
+        for token in tampered:
+            assert world.tokens.check(token, mine) == "invalid", token
         cases = {"tampered": next(iter(tampered)), "other network": foreign, "expired": old}
+        assert [world.tokens.check(t, mine) for t in cases.values()] == [
+            "invalid", "wrong_network", "expired"
+        ]  # fmt: skip
         for why, token in cases.items():
             api = await client(world).post(
                 f"/api/networks/{mine}/runs?token={token}", json={"prompt": "let me in"}
             )
             assert api.status_code == 401, why
-            page = await client(world).get(f"/networks/{mine}/terminal?token={token}")
-            assert page.status_code == 302, why
-            assert page.headers["Location"].endswith("/terminal/expired"), why
+            for method in ("get", "post"):
+                visitor = client(world)
+                csrf = await csrf_of(visitor, "/sign-in")
+                page = await getattr(visitor, method)(
+                    f"/networks/{mine}/terminal?token={token}",
+                    form={"prompt": "let me in", "csrf_token": csrf},
+                )
+                assert page.status_code == 302, (why, method)
+                assert page.headers["Location"].endswith("/terminal/expired"), (why, method)
+            async with client(world).websocket(f"/ws/networks/{mine}?token={token}") as ws:
+                await ws.receive()  # the status on connect
+                await ws.send(json.dumps({"type": "start_run", "prompt": "let me in"}))
+                reply = json.loads(await ws.receive())
+                while reply["type"] == "status":
+                    reply = json.loads(await ws.receive())
+                assert reply["type"] == "error", (why, reply)
         assert panic.status(mine).state == "idle"
+        assert not [r for r in await panic.recent_invocations(100) if r.network_id == mine]
         ok = await client(world).post(
             f"/api/networks/{mine}/runs?token={fresh}", json={"prompt": "scanned just now"}
         )
