@@ -148,3 +148,14 @@ async def test_only_the_network_owner_sees_or_changes_installations(world: World
         display = await client(world).get(f"/i/{made.id}/main-grid")
         assert display.status_code == 200
         assert "<title>Private - main-grid · PANIC!</title>" in await text_of(display)
+
+
+async def test_every_signed_in_page_links_to_the_installations(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        owner = await signed_in(world, world.owner)
+        page = await text_of(await owner.get(f"/users/{world.owner.id}"))
+        link = re.search(r'id="nav-installations" href="([^"]+)"', page)
+        assert link, page
+        assert (await owner.get(link.group(1))).status_code == 200
+        anonymous = await text_of(await client(world).get("/about"))
+        assert "nav-installations" not in anonymous
