@@ -1,9 +1,10 @@
 """Web benchmarks: WebSocket fan-out, and a crowd of prompts during a lockout.
 
 Fan-out: 1,000 viewers of one running network on ``/ws/networks/<id>``; each
-invocation event's delivery latency, from its publication in the engine to
-its arrival at a viewer. The limit: a bare trio-websocket server, in the same
-run, broadcasting the very same messages at the same pace to 1,000 clients
+frame's delivery latency (``status`` and ``invocation``: four a step), from
+its event's publication in the engine to its arrival at a viewer. The limit:
+a bare trio-websocket server, in the same run, broadcasting the very same
+frames at the same pace to 1,000 clients
 (a bounded queue and a sender task per connection, lossy, as the app has).
 
 Prompts: 200 concurrent clients posting prompts to one network in lockout:
@@ -35,6 +36,7 @@ from panic_trio import Panic, Settings, open_panic
 from panic_trio.app import hypercorn_config
 from panic_trio.engine.broadcast import DEFAULT_BUFFER
 from panic_trio.web import create_app
+from panic_trio.web.encoding import network_message, status_message
 from panic_trio.web.state import EXTENSION
 
 SECRET = "benchmark secret key, long enough"
@@ -109,31 +111,23 @@ async def run_clients(
         task_status.started(nursery.cancel_scope)
 
 
-def invocation_key(text: str) -> tuple[int, str] | None:
-    message = json.loads(text)
-    if message.get("type") != "invocation":
-        return None
-    return message["invocation"]["id"], message["invocation"]["state"]
-
-
 async def app_fanout(
     folder: Path, count: int, seconds: float
 ) -> tuple[list[float], int, list[tuple[float, str]]]:
-    """Latencies, events published, and the (time, text) of each message, for the replay."""
+    """Latencies of every frame, frames published, and each (time, text) for the replay."""
     settings = settings_in(folder, backoff="inf:0", dummy_delay=0.1)
     arrivals: list[Arrival] = []
-    published: dict[tuple[int, str], float] = {}
+    published: dict[str, float] = {}
     async with open_panic(settings) as panic, trio.open_nursery() as nursery:
         url, stop_serving = await serve_app(nursery, panic, settings)
         owner = await panic.create_user("fanout@example.org", "benchmark password")
         net = await panic.create_network(owner.id, "fanout", models=["dummy-t2t"])
+        on_connect = status_message(panic.status(net.id))
 
         async def note_publications() -> None:
             async with panic.watch(net.id) as events:
                 async for event in events:
-                    if event.kind == "invocation" and event.invocation is not None:
-                        row = event.invocation
-                        published[(row.id, row.state)] = trio.current_time()
+                    published[network_message(event)] = trio.current_time()
 
         nursery.start_soon(note_publications)
         ws_url = url.replace("http", "ws") + f"/ws/networks/{net.id}"
@@ -145,13 +139,9 @@ async def app_fanout(
         clients.cancel(reason="measured")
         stop_serving.set()
         nursery.cancel_scope.cancel(reason="measured")
-    latencies, replay = [], {}
-    for text, at in arrivals:
-        key = invocation_key(text)
-        if key is not None and key in published:
-            latencies.append(at - published[key])
-            replay[key] = (published[key], text)
-    return latencies, len(published), sorted(replay.values())
+    published.pop(on_connect, None)
+    latencies = [at - published[text] for text, at in arrivals if text in published]
+    return latencies, len(published), sorted((at, text) for text, at in published.items())
 
 
 async def bare_fanout(messages: list[tuple[float, str]], count: int) -> list[float]:
@@ -257,7 +247,7 @@ def run(quick: bool) -> dict[str, Any]:
         )
     bare = trio.run(bare_fanout, replay, viewers)
     results["fanout_1000"] = {
-        "events": events,
+        "frames": events,
         "delivered_fraction": len(latencies) / (events * viewers),
         "p50_ms": percentile(latencies, 0.5) * 1000,
         "p99_ms": percentile(latencies, 0.99) * 1000,

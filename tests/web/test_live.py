@@ -5,17 +5,21 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 import trio
+import trio.testing
 from quart.testing.connections import WebsocketDisconnectError, WebsocketResponseError
 from quart.typing import TestWebsocketConnectionProtocol as Socket
 
 from panic_trio.domain import Event, RunnerStatus
+from panic_trio.engine.broadcast import Broadcast
 from panic_trio.panic import open_panic
 from panic_trio.web import create_app
 from panic_trio.web.encoding import EventEncoder
+from panic_trio.web.live import SLOW_CLIENT_SECONDS, LiveSocket
 from tests.web.conftest import SECRET, TIMEOUT, World, client, make_settings, signed_in
 
 Message = dict[str, Any]
@@ -256,3 +260,33 @@ async def test_a_failed_run_is_reported_with_its_reason(world: World) -> None:
             assert failed[-1]["invocation"]["state"] == "failed"
             assert failed[-1]["invocation"]["metadata"]["error"] == seen[-1]["status"]["error"]
             assert (await prompt(ws, "again at once"))["type"] == "run_started"  # no lockout
+
+
+class StuckSocket(LiveSocket):
+    """A socket whose client stopped reading: every send waits forever."""
+
+    def __init__(self) -> None:  # no Quart context: only what _push uses
+        self.state = cast(Any, SimpleNamespace(network_encoder=lambda event: f"frame {event}"))
+        self.network = cast(Any, SimpleNamespace(id=1))
+        self.sent: list[str] = []
+
+    async def send(self, text: str) -> None:
+        self.sent.append(text)
+        await trio.sleep_forever()
+
+
+async def test_a_viewer_that_stops_reading_is_dropped_after_the_grace(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    hub = Broadcast[Any]()
+    stuck = StuckSocket()
+    with trio.fail_after(SLOW_CLIENT_SECONDS * 3), hub.subscribe() as events:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(stuck._push, events, nursery.cancel_scope)
+            await trio.sleep(5)  # an idle socket waits as long as it likes
+            hub.publish("one")
+            hub.publish("two")
+            began = trio.current_time()
+        assert trio.current_time() - began == SLOW_CLIENT_SECONDS  # then it is dropped
+        assert nursery.cancel_scope.cancel_called
+    assert stuck.sent == ["frame one"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -78,9 +79,20 @@ class LiveSocket:
         self._send_lock = trio.Lock()
 
     async def send(self, text: str) -> None:
-        """Send one frame (the reader and the pusher share the socket)."""
-        async with self._send_lock:
+        """Send one frame (the reader and the pusher share the socket).
+
+        The lock is taken without a checkpoint when free, which it nearly
+        always is: fan-out sends a frame per viewer per event, and a
+        checkpoint each is a measurable share of the cost (docs/benchmarks.md).
+        """
+        try:
+            self._send_lock.acquire_nowait()
+        except trio.WouldBlock:
+            await self._send_lock.acquire()
+        try:
             await websocket.send(text)
+        finally:
+            self._send_lock.release()
 
     async def serve(self) -> None:
         """Run until the client leaves or the server goes away."""
@@ -100,19 +112,21 @@ class LiveSocket:
     async def _push(self, events: Subscription[Event], scope: trio.CancelScope) -> None:
         encode = self.state.network_encoder
         dropped = 0
-        async for event in events:
-            messages = [encode(event)]
-            if events.dropped != dropped:  # we lost some: resynchronise with the status
-                dropped = events.dropped
-                messages.append(status_message(self.state.panic.status(self.network.id)))
-            for text in messages:
-                with trio.move_on_after(SLOW_CLIENT_SECONDS) as timer:
+        # One scope for the socket's life, its deadline armed only while a frame
+        # is being sent: cheaper than a new scope per frame.
+        with trio.CancelScope() as timer:
+            async for event in events:
+                messages = [encode(event)]
+                if events.dropped != dropped:  # we lost some: resynchronise with the status
+                    dropped = events.dropped
+                    messages.append(status_message(self.state.panic.status(self.network.id)))
+                for text in messages:
+                    timer.deadline = trio.current_time() + SLOW_CLIENT_SECONDS
                     await self.send(text)
-                if timer.cancelled_caught:
-                    logger.info("network %s: dropping a client too slow to keep up",
-                                self.network.id)  # fmt: skip
-                    scope.cancel()
-                    return
+                    timer.deadline = math.inf
+        if timer.cancelled_caught:
+            logger.info("network %s: dropping a client too slow to keep up", self.network.id)
+            scope.cancel(reason="client too slow to keep up")
 
     async def _read(self) -> None:
         while True:
