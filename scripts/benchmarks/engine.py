@@ -233,12 +233,12 @@ async def bare_tasks_kib(count: int) -> float:
 
 
 async def bench_many(folder: Path, count: int, seconds: float) -> dict[str, float]:
-    """Many networks alive at once, each stepping every ~5 s (a 1 s model, 4 s backoff).
+    """Many networks alive at once with PANIC_DUMMY_DELAY=0.05, each stepping every ~5 s.
 
     That is ~400 writes/s for 1000 networks, inside one SQLite writer's
     capacity (see throughput_1); a faster pace queues writes without bound.
     """
-    async with open_panic(settings_in(folder, backoff="inf:4", dummy_delay=1.0)) as panic:
+    async with open_panic(settings_in(folder, backoff="inf:5", dummy_delay=0.05)) as panic:
         nets = await networks_of(panic, count, ["dummy-t2t"])
         idle = await sample_lags(2.0)
         bare_kib = await bare_tasks_kib(count)
