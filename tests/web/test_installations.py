@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -159,3 +160,30 @@ async def test_every_signed_in_page_links_to_the_installations(world: World) -> 
         assert (await owner.get(link.group(1))).status_code == 200
         anonymous = await text_of(await client(world).get("/about"))
         assert "nav-installations" not in anonymous
+
+
+async def test_open_screens_reload_when_their_installation_changes(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        made = await world.panic.create_installation(
+            world.network.id, "Gallery", [{"type": "grid", "name": "wall", "rows": 2, "columns": 2}]
+        )
+        other = await world.panic.create_installation(
+            world.network.id,
+            "Elsewhere",
+            [{"type": "grid", "name": "wall", "rows": 1, "columns": 1}],
+        )
+        owner = await signed_in(world, world.owner)
+        wall = client(world).websocket(f"/ws/displays/{made.id}/wall")
+        elsewhere = client(world).websocket(f"/ws/displays/{other.id}/wall")
+        async with wall as screen, elsewhere as untouched:
+            assert json.loads(await screen.receive())["type"] == "screen"
+            assert json.loads(await untouched.receive())["type"] == "screen"
+            bigger = {"type": "grid", "name": "wall", "rows": "3", "columns": "3"}
+            edited = await post(owner, f"/installations/{made.id}/watchers/wall/edit", bigger)
+            assert edited.status_code == 303
+            assert json.loads(await screen.receive()) == {"type": "reload"}
+            with trio.move_on_after(0.5) as quiet:  # another installation's screen: nothing
+                await untouched.receive()
+            assert quiet.cancelled_caught
+        page = await text_of(await client(world).get(f"/i/{made.id}/wall"))
+        assert "3/3 ⊞" in page  # what the reloaded screen gets

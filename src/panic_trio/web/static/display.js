@@ -84,6 +84,8 @@ connect(`/ws/displays/${data.installation_id}/${encodeURIComponent(data.watcher.
       showPrompt(message.prompt);
     } else if (message.type === "place") {
       place(message.slot, message.tile);
+    } else if (message.type === "reload") {
+      location.reload();  // the installation changed: new grid size, stride or name
     }
   },
 });
