@@ -195,3 +195,25 @@ def test_a_screen_recovers_by_itself_after_a_server_restart(
     stop_run(running, seeded)
     # While the server was down the browser logged failed connection attempts; nothing else.
     assert [e for e in errors if "WebSocket" not in e] == []
+
+
+def test_a_screen_reloads_itself_when_its_watcher_is_changed(
+    pages: tuple[Page, Page, list[str]], server: tuple[Server, dict[str, Any]]
+) -> None:
+    screen, owner, errors = pages
+    running, seeded = server
+    installation = seeded["installation_id"]
+    screen.goto(f"{running.url}/i/{installation}/wall")
+    expect(screen.locator("body")).to_have_attribute("data-connected", "true")
+    expect(screen.locator(".display-info")).to_have_text("2/3 ⊞")
+    owner.goto(f"{running.url}/sign-in")
+    owner.get_by_label("Email").fill("tv@example.org")
+    owner.get_by_label("Password").fill(PASSWORD)
+    owner.get_by_role("button", name="Sign in").click()
+    owner.goto(f"{running.url}/installations/{installation}/watchers/wall/edit")
+    owner.locator("input[name=rows]").fill("3")
+    owner.get_by_role("button", name="Save Watcher").click()
+    expect(owner).to_have_url(re.compile(rf"/installations/{installation}$"))
+    expect(screen.locator(".display-info")).to_have_text("3/3 ⊞")  # nobody touched the TV
+    expect(screen.locator("body")).to_have_attribute("data-connected", "true")
+    assert errors == []
