@@ -2,13 +2,17 @@
 
 Kept apart from the accounts, networks and runs of ``panic.py``; every write
 here tells the engine's Vestaboard dispatcher to forget the watchers it
-cached, so an edit applies at the next step of a run.
+cached, so an edit applies at the next step of a run, and wakes whoever waits
+in :meth:`InstallationMethods.installation_changed` (the screens, which
+reload).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
+
+import trio
 
 from panic_trio.engine.boards import Boards, TokenLookup
 from panic_trio.errors import InvalidInput, InvalidWatcher
@@ -26,6 +30,11 @@ class InstallationMethods:
 
     store: Store
     boards: Boards | None
+    _installation_changes: dict[int, trio.Event]  # set up by Panic
+
+    async def installation_changed(self, installation_id: int) -> None:
+        """Return the next time the installation or its watchers change, or it is deleted."""
+        await self._installation_changes.setdefault(installation_id, trio.Event()).wait()
 
     async def create_installation(
         self, network_id: int, name: str, watchers: Iterable[Mapping[str, Any] | Watcher] = ()
@@ -45,7 +54,7 @@ class InstallationMethods:
             checked,
             self.store.now(),
         )
-        self._forget_watchers()
+        self._changed(created.id)
         return created
 
     async def get_installation(self, installation_id: int) -> Installation:
@@ -74,13 +83,13 @@ class InstallationMethods:
         updated = await self.store.write(
             installation_queries.update_installation, installation_id, fields, self.store.now()
         )
-        self._forget_watchers()
+        self._changed(installation_id)
         return updated
 
     async def delete_installation(self, installation_id: int) -> None:
         """Delete an installation (its screens show nothing new afterwards)."""
         await self.store.write(installation_queries.delete_installation, installation_id)
-        self._forget_watchers()
+        self._changed(installation_id)
 
     async def add_watcher(
         self, installation_id: int, watcher: Mapping[str, Any] | Watcher
@@ -126,12 +135,20 @@ class InstallationMethods:
         edited = await self.store.write(
             installation_queries.edit_watchers, installation_id, edit, self.store.now()
         )
-        self._forget_watchers()
+        self._changed(installation_id)
         return edited
 
-    def _forget_watchers(self) -> None:
+    def _changed(self, installation_id: int | None) -> None:
+        """Boards forget their cached watchers; waiters wake (``None``: every installation)."""
         if self.boards is not None:
             self.boards.forget()
+        if installation_id is None:
+            waiting = list(self._installation_changes.values())
+            self._installation_changes.clear()
+        else:
+            waiting = [self._installation_changes.pop(installation_id, trio.Event())]
+        for event in waiting:
+            event.set()
 
 
 def _as_watcher(watcher: Mapping[str, Any] | Watcher) -> Watcher:

@@ -65,6 +65,7 @@ class Panic(InstallationMethods):
         self.archive = archive
         self.boards = boards
         self._cipher = cipher
+        self._installation_changes = {}
         self._crypto = ThreadSeam("password-hashing", 2, inline=store.writes.inline)
 
     # Accounts
@@ -214,8 +215,7 @@ class Panic(InstallationMethods):
         await self.get_network(network_id)
         await self.engine.forget(network_id)
         await self.store.delete_network(network_id)
-        if self.boards is not None:
-            self.boards.forget()  # its installations went with it
+        self._changed(None)  # its installations went with it
 
     # Runs
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import trio
+import trio.testing
 
 from panic_trio import Panic
 from panic_trio.domain import Network, User
@@ -100,3 +101,26 @@ async def test_deleting_the_network_deletes_its_installations(
         await panic.delete_network(loop_network.id)
         with pytest.raises(NotFound):
             await panic.get_installation(made.id)
+
+
+async def test_waiters_wake_when_their_installation_changes_and_only_then(
+    panic: Panic, loop_network: Network
+) -> None:
+    with trio.fail_after(10):
+        made = await panic.create_installation(loop_network.id, "Gallery", [GRID])
+        other = await panic.create_installation(loop_network.id, "Elsewhere", [GRID])
+        woken: list[str] = []
+
+        async def wait(name: str, installation_id: int) -> None:
+            await panic.installation_changed(installation_id)
+            woken.append(name)
+
+        async with trio.open_nursery() as nursery:
+            for name, installation in (("made", made), ("other", other)):
+                nursery.start_soon(wait, name, installation.id)
+            await trio.testing.wait_all_tasks_blocked()
+            await panic.update_watcher(made.id, "main-grid", {**GRID, "rows": 3})
+            await trio.testing.wait_all_tasks_blocked()
+            assert woken == ["made"]  # the other installation did not change
+            await panic.delete_network(loop_network.id)  # its installations went with it
+        assert woken == ["made", "other"]

@@ -11,8 +11,9 @@ to draw:
 - ``reset``: a new genesis: clear every slot and show it in slot 0;
 - ``place``: put a tile in a slot (a grid fills and wraps; a single screen
   gets its stride's invocations);
-- ``reload``: the installation or its watchers changed: load the page again
-  (a kiosk picks up a new grid size or stride without anyone touching it).
+- ``reload``: the installation or its watchers changed (through the pages
+  or the embedding API): load the page again, so a kiosk picks up a new grid
+  size or stride without anyone touching it.
 
 Archive rewrites (``archived`` events) are not sent: a screen never
 re-renders or restarts audio because a URL moved. Text tiles carry Markdown
@@ -49,25 +50,11 @@ bp = Blueprint("displays", __name__)
 
 
 class Viewers:
-    """How many display sockets watch each watcher, with a change signal.
-
-    It also tells an installation's screens when its configuration changed.
-    """
+    """How many display sockets watch each watcher, with a change signal."""
 
     def __init__(self) -> None:
         self._counts: Counter[tuple[int, str]] = Counter()
         self._changed = trio.Event()
-        self._reloads: dict[int, trio.Event] = {}
-
-    def reload(self, installation_id: int) -> None:
-        """Tell every open screen of the installation to load its page again."""
-        event = self._reloads.pop(installation_id, None)
-        if event is not None:
-            event.set()
-
-    async def wait_for_reload(self, installation_id: int) -> None:
-        """Return when :meth:`reload` is called for the installation."""
-        await self._reloads.setdefault(installation_id, trio.Event()).wait()
 
     def counts(self, installation: Installation) -> dict[str, int]:
         """Viewers per watcher name of ``installation`` (0 for unwatched ones)."""
@@ -242,7 +229,7 @@ class DisplaySocket:
         await _close_when_going_away(self.state, scope)
 
     async def _reload_on_change(self, scope: trio.CancelScope) -> None:
-        await viewers().wait_for_reload(self.installation.id)
+        await self.state.panic.installation_changed(self.installation.id)
         await self._send({"type": "reload"})
         scope.cancel(reason="installation changed: the screen reloads")
 

@@ -34,9 +34,7 @@ TYPE_LABELS: Final = {
 bp = Blueprint("installations", __name__)
 
 
-def _changed(installation_id: int) -> ResponseReturnValue:
-    """After a change: its open screens reload, and the owner sees the installation."""
-    viewers().reload(installation_id)
+def _show(installation_id: int) -> ResponseReturnValue:
     return redirect(url_for("installations.show", installation_id=installation_id), 303)
 
 
@@ -80,7 +78,7 @@ async def create() -> ResponseReturnValue:
     except InvalidInput as exc:
         return await _installation_form(None, status=422, error=exc.message, values=values)
     await flash("Installation created successfully", "info")
-    return _changed(made.id)
+    return _show(made.id)
 
 
 async def _own_network(user_id: int, raw: str) -> int:
@@ -131,7 +129,7 @@ async def edit(installation_id: int) -> ResponseReturnValue:
     except InvalidInput as exc:
         return await _installation_form(installation, status=422, error=exc.message, values=values)
     await flash("Installation updated successfully", "info")
-    return _changed(installation_id)
+    return _show(installation_id)
 
 
 @bp.route("/installations/<id:installation_id>/delete", methods=["GET", "POST"])
@@ -154,7 +152,6 @@ async def delete(installation_id: int) -> ResponseReturnValue:
     with contextlib.suppress(NotFound):  # already gone
         await web_state().panic.delete_installation(installation_id)
     await flash(f"Deleted installation {installation.name}", "info")
-    viewers().reload(installation_id)  # its screens reload into "not found"
     return redirect(url_for("installations.index"), 303)
 
 
@@ -198,7 +195,7 @@ async def _save_watcher(installation: Installation, name: str | None) -> Respons
             errors = {exc.field or "name": exc.message}
         return await _watcher_form(installation, name, {**values, "_errors": errors}, 422)
     await flash(f"Watcher {'added' if name is None else 'updated'} successfully", "info")
-    return _changed(installation.id)
+    return _show(installation.id)
 
 
 @bp.route("/installations/<id:installation_id>/watchers/new", methods=["GET", "POST"])
@@ -249,7 +246,7 @@ async def delete_watcher(installation_id: int, name: str) -> ResponseReturnValue
     with contextlib.suppress(InvalidWatcher):  # already gone
         await web_state().panic.remove_watcher(installation_id, name)
     await flash("Watcher removed", "info")
-    return _changed(installation_id)
+    return _show(installation_id)
 
 
 @bp.post("/installations/<id:installation_id>/watchers/<name>/move")
@@ -265,4 +262,4 @@ async def move_watcher(installation_id: int, name: str) -> ResponseReturnValue:
     if 0 <= target < len(names):
         names[index], names[target] = names[target], names[index]
         await web_state().panic.reorder_watchers(installation_id, names)
-    return _changed(installation_id)
+    return _show(installation_id)
