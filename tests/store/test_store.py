@@ -171,3 +171,18 @@ async def test_backup_is_a_consistent_copy(tmp_path: Path) -> None:
     async with open_store(f"sqlite:///{target}", upgrade=False) as copy:
         [row] = await copy.recent_invocations()
         assert row.input == "keep me"
+
+
+async def test_a_failed_invocation_can_never_be_started_again(database_url: str) -> None:
+    async with open_store(database_url) as store:
+        _, net = await make_run(store)
+        genesis = await store.create_genesis(net, "dummy-t2t", "hello")
+        done, following = await store.complete_and_prepare_next(genesis.id, "next", {})
+        assert following.state == "ready"
+        assert (await store.set_invoking(following.id)).state == "invoking"
+        await store.fail(following.id, {"cancelled": True})
+        with pytest.raises(StoreError, match="refusing to start it"):
+            await store.set_invoking(following.id)
+        rows = await store.list_run(net, genesis.run_number)
+        assert [r.state for r in rows] == ["completed", "failed"]
+        assert rows[0] == done

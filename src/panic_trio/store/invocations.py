@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from panic_trio.domain import ACTIVE_STATES, Invocation
 from panic_trio.errors import NotFound, StoreError
@@ -77,11 +77,52 @@ def _guarded_update(
     return invocation_from_row(row)
 
 
+# The hot path of a run, built once: a statement built per call costs more
+# than its execution (SQLAlchemy coerces every value and hashes a cache key).
+_METADATA_OF: Final = select(_T.c.metadata).where(_T.c.id == bindparam("row_id"))
+_COMPLETE: Final = (
+    update(_T)
+    .where(_T.c.id == bindparam("row_id"), _T.c.state == "invoking")
+    .values(
+        state="completed",
+        output=bindparam("new_output"),
+        metadata=bindparam("new_metadata", type_=_T.c.metadata.type),
+        updated_at=bindparam("now", type_=_T.c.updated_at.type),
+    )
+    .returning(_T)
+)
+_SET_INVOKING: Final = (
+    update(_T)
+    .where(_T.c.id == bindparam("row_id"), _T.c.state.in_(ACTIVE_STATES))
+    .values(state="invoking", updated_at=bindparam("now", type_=_T.c.updated_at.type))
+    .returning(_T)
+)
+_MODELS_OF: Final = select(networks.c.models).where(networks.c.id == bindparam("network"))
+_INSERT_NEXT: Final = (
+    insert(_T)
+    .values(
+        network_id=bindparam("network"),
+        run_number=bindparam("run"),
+        sequence_number=bindparam("sequence"),
+        model=bindparam("new_model"),
+        input=bindparam("new_input"),
+        state=bindparam("new_state"),
+        metadata=bindparam("empty", type_=_T.c.metadata.type),
+        inserted_at=bindparam("now", type_=_T.c.inserted_at.type),
+        updated_at=bindparam("now", type_=_T.c.updated_at.type),
+    )
+    .returning(_T)
+)
+
+
 def set_invoking(conn: Connection, invocation_id: int, now: datetime) -> Invocation:
     """``ready`` (or a resumed ``invoking``) → ``invoking``."""
-    return _guarded_update(
-        conn, invocation_id, ACTIVE_STATES, {"state": "invoking", "updated_at": now}
-    )
+    row = conn.execute(_SET_INVOKING, {"row_id": invocation_id, "now": now}).first()
+    if row is None:
+        raise StoreError(
+            f"invocation {invocation_id} is not {' or '.join(ACTIVE_STATES)}; refusing to start it"
+        )
+    return invocation_from_row(row)
 
 
 def complete_and_prepare_next(
@@ -102,38 +143,35 @@ def complete_and_prepare_next(
     Its model comes from the network's *current* model list, so an edit of
     the cycle takes effect at the next step.
     """
-    current = conn.execute(select(_T.c.metadata).where(_T.c.id == invocation_id)).first()
+    current = conn.execute(_METADATA_OF, {"row_id": invocation_id}).first()
     if current is None:
         raise NotFound(f"no invocation with id {invocation_id}")
-    done = _guarded_update(
-        conn,
-        invocation_id,
-        ("invoking",),
+    completed = conn.execute(
+        _COMPLETE,
         {
-            "state": "completed",
-            "output": output,
-            "metadata": {**current.metadata, **metadata},
-            "updated_at": now,
+            "row_id": invocation_id,
+            "new_output": output,
+            "new_metadata": {**current.metadata, **metadata},
+            "now": now,
         },
-    )
-    models = conn.execute(
-        select(networks.c.models).where(networks.c.id == done.network_id)
-    ).scalar_one()
+    ).first()
+    if completed is None:
+        raise StoreError(f"invocation {invocation_id} is not invoking; refusing to overwrite it")
+    done = invocation_from_row(completed)
+    models = conn.execute(_MODELS_OF, {"network": done.network_id}).scalar_one()
     sequence = done.sequence_number + 1
     row = conn.execute(
-        insert(_T)
-        .values(
-            network_id=done.network_id,
-            run_number=done.run_number,
-            sequence_number=sequence,
-            model=models[sequence % len(models)],
-            input=output,
-            state="invoking" if start_next else "ready",
-            metadata={},
-            inserted_at=now,
-            updated_at=now,
-        )
-        .returning(_T)
+        _INSERT_NEXT,
+        {
+            "network": done.network_id,
+            "run": done.run_number,
+            "sequence": sequence,
+            "new_model": models[sequence % len(models)],
+            "new_input": output,
+            "new_state": "invoking" if start_next else "ready",
+            "empty": {},
+            "now": now,
+        },
     ).one()
     return done, invocation_from_row(row)
 
