@@ -95,11 +95,16 @@ def check_models(models: object) -> list[str]:
     return list(models)
 
 
-def check_network_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate a create or update of a network; returns the cleaned values."""
+def check_known_fields(fields: Mapping[str, Any]) -> None:
+    """Refuse fields a network does not have (an ``owner_id`` is not yours to set)."""
     unknown = sorted(set(fields) - set(NETWORK_FIELDS))
     if unknown:
-        raise InvalidInput(f"unknown network field(s): {', '.join(unknown)}")
+        raise InvalidInput(f"unknown network field(s): {', '.join(map(str, unknown))}")
+
+
+def check_network_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a create or update of a network; returns the cleaned values."""
+    check_known_fields(fields)
     cleaned: dict[str, Any] = {}
     if "name" in fields:
         cleaned["name"] = _text(fields["name"], "name", MAX_NAME_CHARS, required=True)

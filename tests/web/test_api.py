@@ -299,3 +299,14 @@ async def test_a_wrong_method_is_405_with_allow(world: World) -> None:
         assert response.status_code == 405
         assert set(response.headers["Allow"].split(", ")) >= {"GET", "POST"}
         assert (await response.get_json())["error"] == "method_not_allowed"
+
+
+async def test_a_network_cannot_be_created_with_fields_it_does_not_have(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        headers = await api_key(world, world.owner.id)
+        before = await world.panic.list_networks()
+        body = {"name": "mine", "models": ["dummy-t2t"], "owner_id": world.other.id}
+        response = await client(world).post("/api/networks", json=body, headers=headers)
+        assert response.status_code == 422
+        assert (await response.get_json())["message"] == "unknown network field(s): owner_id"
+        assert await world.panic.list_networks() == before

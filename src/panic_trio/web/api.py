@@ -16,6 +16,7 @@ from quart import Blueprint, Response, jsonify, request
 
 from panic_trio.domain import Network, User
 from panic_trio.errors import InvalidInput, LockedOut, NotFound
+from panic_trio.inputs import check_known_fields
 from panic_trio.models import all_models, find_model, network_problem
 from panic_trio.models.validation import compatible_next
 from panic_trio.web.auth import CSRF_HEADER, csrf_valid, current_user, may_manage
@@ -172,6 +173,7 @@ async def create_network() -> Any:
     user = await caller(write=True)
     body = await _json_object()
     try:
+        check_known_fields(body)
         network = await web_state().panic.create_network(
             user.id,
             body.get("name", ""),

@@ -75,8 +75,13 @@ OPENAPI: Final[dict[str, Any]] = {
                 "type": "object",
                 "properties": _NETWORK_FIELDS,
                 "required": ["name", "models"],
+                "additionalProperties": False,
             },
-            "NetworkChange": {"type": "object", "properties": _NETWORK_FIELDS},
+            "NetworkChange": {
+                "type": "object",
+                "properties": _NETWORK_FIELDS,
+                "additionalProperties": False,
+            },
             "StartRun": {
                 "type": "object",
                 "properties": {"prompt": {"type": "string", "minLength": 1, "maxLength": 2000}},
