@@ -142,13 +142,11 @@ class InstallationMethods:
         """Boards forget their cached watchers; waiters wake (``None``: every installation)."""
         if self.boards is not None:
             self.boards.forget()
-        if installation_id is None:
-            waiting = list(self._installation_changes.values())
-            self._installation_changes.clear()
-        else:
-            waiting = [self._installation_changes.pop(installation_id, trio.Event())]
-        for event in waiting:
-            event.set()
+        ids = list(self._installation_changes) if installation_id is None else [installation_id]
+        for changed in ids:
+            waiting = self._installation_changes.pop(changed, None)
+            if waiting is not None:
+                waiting.set()
 
 
 def _as_watcher(watcher: Mapping[str, Any] | Watcher) -> Watcher:

@@ -181,7 +181,7 @@ async def test_a_failed_invocation_can_never_be_started_again(database_url: str)
         assert following.state == "ready"
         assert (await store.set_invoking(following.id)).state == "invoking"
         await store.fail(following.id, {"cancelled": True})
-        with pytest.raises(StoreError, match="refusing to start it"):
+        with pytest.raises(StoreError, match="not ready or invoking; refusing to overwrite it"):
             await store.set_invoking(following.id)
         rows = await store.list_run(net, genesis.run_number)
         assert [r.state for r in rows] == ["completed", "failed"]

@@ -70,6 +70,11 @@ def _guarded_update(
         .values(**values)
         .returning(_T)
     ).first()
+    return _written(row, invocation_id, expected)
+
+
+def _written(row: Any, invocation_id: int, expected: tuple[str, ...]) -> Invocation:
+    """The row a guarded write returned; none means the row was not in ``expected``."""
     if row is None:
         raise StoreError(
             f"invocation {invocation_id} is not {' or '.join(expected)}; refusing to overwrite it"
@@ -118,11 +123,7 @@ _INSERT_NEXT: Final = (
 def set_invoking(conn: Connection, invocation_id: int, now: datetime) -> Invocation:
     """``ready`` (or a resumed ``invoking``) → ``invoking``."""
     row = conn.execute(_SET_INVOKING, {"row_id": invocation_id, "now": now}).first()
-    if row is None:
-        raise StoreError(
-            f"invocation {invocation_id} is not {' or '.join(ACTIVE_STATES)}; refusing to start it"
-        )
-    return invocation_from_row(row)
+    return _written(row, invocation_id, ACTIVE_STATES)
 
 
 def complete_and_prepare_next(
@@ -155,9 +156,7 @@ def complete_and_prepare_next(
             "now": now,
         },
     ).first()
-    if completed is None:
-        raise StoreError(f"invocation {invocation_id} is not invoking; refusing to overwrite it")
-    done = invocation_from_row(completed)
+    done = _written(completed, invocation_id, ("invoking",))
     models = conn.execute(_MODELS_OF, {"network": done.network_id}).scalar_one()
     sequence = done.sequence_number + 1
     row = conn.execute(
