@@ -20,7 +20,8 @@ boundary per library, so callers only ever catch these::
     │   ├── MissingToken            the network owner has no token for it
     │   └── PlatformUnavailable     transient failures outlasted the retries
     ├── StoreError                  the database failed
-    └── ArchiveError                download, conversion or storage failed
+    ├── ArchiveError                download, conversion or storage failed
+    └── NotifyError                 an alert could not be delivered (SMTP, webhook)
 
 Messages are written for an operator: they say what happened and, where it
 helps, what to do.
@@ -89,17 +90,31 @@ class LockedOut(PanicError):
 
 
 class PlatformError(PanicError):
-    """A model call failed. ``platform`` and ``model`` say where."""
+    """A model call failed. ``platform`` and ``model`` say where.
 
-    def __init__(self, message: str, *, platform: str = "", model: str = "") -> None:
+    ``kind`` is a short word for what went wrong (recorded as the failed
+    invocation's ``metadata.error_kind``, counted by ``/metrics`` and read by
+    alerts): ``auth`` (the provider answered 401/403), ``rate_limit``,
+    ``unavailable``, ``timeout``, ``input``, ``content``, ``missing_token`` or
+    ``provider`` (anything else).
+    """
+
+    default_kind = "provider"
+
+    def __init__(
+        self, message: str, *, platform: str = "", model: str = "", kind: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.platform = platform
         self.model = model
+        self.kind = kind or self.default_kind
 
 
 class PlatformTimeout(PlatformError):
     """The call did not finish within its time budget."""
+
+    default_kind = "timeout"
 
 
 class PlatformRejected(PlatformError):
@@ -108,20 +123,34 @@ class PlatformRejected(PlatformError):
     def __init__(
         self, message: str, *, status: int | None = None, platform: str = "", model: str = ""
     ) -> None:
-        super().__init__(message, platform=platform, model=model)
+        super().__init__(message, platform=platform, model=model, kind=_rejection_kind(status))
         self.status = status
+
+
+def _rejection_kind(status: int | None) -> str:
+    if status in (401, 403):
+        return "auth"  # a key expired, was revoked or lacks the permission
+    if status is not None and 400 <= status < 500:
+        return "input"
+    return "provider"
 
 
 class ContentFiltered(PlatformError):
     """The provider refused the input or output as unsafe content."""
 
+    default_kind = "content"
+
 
 class MissingToken(PlatformError):
     """The network owner has no API token for the model's platform."""
 
+    default_kind = "missing_token"
+
 
 class PlatformUnavailable(PlatformError):
     """Transient failures (429, 5xx, network errors) outlasted the retries."""
+
+    default_kind = "unavailable"
 
 
 class StoreError(PanicError):
@@ -143,3 +172,7 @@ class ArchiveError(PanicError):
         super().__init__(message)
         self.message = message
         self.transient = transient
+
+
+class NotifyError(PanicError):
+    """An alert could not be delivered by e-mail or webhook; the message says where."""

@@ -116,7 +116,7 @@ async def test_a_model_error_fails_the_run_and_a_new_prompt_is_accepted_at_once(
         assert event.status.error == "the model fell over"
         [row] = await panic.list_run(net.id, genesis.run_number)
         assert row.state == "failed"
-        assert row.metadata == {"error": "the model fell over"}
+        assert row.metadata == {"error": "the model fell over", "error_kind": "provider"}
         scripted.script = lambda call: None
         second = await panic.start_run(net.id, "second")  # no lockout after a failure
         assert second.id != genesis.id

@@ -207,7 +207,8 @@ class NetworkRunner:
             try:
                 result = await self._call(network, current)
             except PlatformError as exc:
-                await self._finish_pending({"error": exc.message}, error=exc.message)
+                failure = {"error": exc.message, "error_kind": exc.kind}
+                await self._finish_pending(failure, error=exc.message)
                 return
             now = trio.current_time()
             floor = await boards.prepare(current, result.output)

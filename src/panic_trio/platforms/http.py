@@ -72,7 +72,8 @@ class TransientError(PlatformUnavailable):
         platform: str = "",
         model: str = "",
     ) -> None:
-        super().__init__(message, platform=platform, model=model)
+        kind = "rate_limit" if status == 429 else "unavailable"
+        super().__init__(message, platform=platform, model=model, kind=kind)
         self.retry_after = retry_after
         self.status = status
 
@@ -300,11 +301,15 @@ async def retrying(
                     f"{exc.message}; it asks to wait {exc.retry_after:g} s, so try again later",
                     platform=platform,
                     model=model,
+                    kind=exc.kind,
                 ) from exc
             if retry >= policy.retries:
                 tries = "1 attempt" if retry == 0 else f"{retry + 1} attempts"
                 raise PlatformUnavailable(
-                    f"{exc.message} (gave up after {tries})", platform=platform, model=model
+                    f"{exc.message} (gave up after {tries})",
+                    platform=platform,
+                    model=model,
+                    kind=exc.kind,
                 ) from exc
             delay = backoff_delay(
                 retry,
