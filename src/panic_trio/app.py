@@ -2,6 +2,10 @@
 
 :func:`serve` opens the engine (``open_panic``), builds the web app and runs
 Hypercorn inside its own nursery, and only then reports the bound URLs.
+Metrics, alerts and scheduled backups run beside Hypercorn in the root
+nursery (see :mod:`panic_trio.operations`); errors go to Sentry when
+``PANIC_SENTRY_DSN`` is set.
+
 Shutdown (SIGINT/SIGTERM, or ``shutdown_trigger``) is ordered so nothing is
 cut off mid-sentence: first the app's ``going_away`` event, so every WebSocket
 closes with 1001 at once; then Hypercorn's trigger, so it stops accepting and
@@ -27,6 +31,7 @@ from quart_trio import QuartTrio
 
 from panic_trio.domain import Network, User
 from panic_trio.errors import ConfigError
+from panic_trio.operations import Alerts, Backups, Metrics, open_error_reports
 from panic_trio.panic import Panic, open_panic
 from panic_trio.security.tokens import load_secret_key
 from panic_trio.settings import Settings
@@ -171,16 +176,23 @@ async def serve(
         task_status: ``started(urls)`` once Hypercorn is listening.
     """
     secret = await trio.to_thread.run_sync(load_secret_key, settings.secret_key, settings.data_dir)
-    async with open_panic(settings) as panic:
+    async with open_error_reports(settings.sentry_dsn), open_panic(settings) as panic:
         seed = await seed_demo(panic) if demo else None
         going_away = trio.Event()
-        app = create_app(panic, settings, secret_key=secret, going_away=going_away)
+        metrics = Metrics(panic)
+        app = create_app(
+            panic, settings, secret_key=secret, going_away=going_away, exporter=metrics
+        )
         async with trio.open_nursery() as root:
             shutdown = _Shutdown(app.extensions[EXTENSION], settings, root)
             if shutdown_trigger is not None:
                 root.start_soon(shutdown.on_trigger, shutdown_trigger)
             elif threading.current_thread() is threading.main_thread():
                 await root.start(shutdown.on_signals)
+            # Watching the show: they end with the root nursery, after Hypercorn.
+            await root.start(metrics.run)
+            await root.start(Alerts(panic, settings).run)
+            await root.start(Backups(panic.store, settings).run)
 
             async def http(*, task_status: trio.TaskStatus[list[str]]) -> None:
                 try:

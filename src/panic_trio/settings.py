@@ -48,6 +48,25 @@ def parse_backoff(text: str) -> BackoffTiers:
     return tuple(tiers)
 
 
+_DURATION_UNITS: Final = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``"90"``, ``"90s"``, ``"30m"``, ``"6h"`` or ``"1d"`` (``""`` and ``"0"``: 0)."""
+    cleaned = text.strip().lower()
+    if not cleaned:
+        return 0.0
+    unit = _DURATION_UNITS.get(cleaned[-1])
+    number = cleaned[:-1] if unit is not None else cleaned
+    try:
+        value = float(number) * (unit or 1.0)
+    except ValueError:
+        raise ConfigError(f"{text!r} is not a duration (use e.g. 90s, 30m, 6h or 1d)") from None
+    if not (value >= 0 and math.isfinite(value)):
+        raise ConfigError(f"{text!r}: a duration must be a finite number >= 0")
+    return value
+
+
 def _parse_bool(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -108,10 +127,35 @@ class Settings:
     platform_retries: int = 3
     shutdown_timeout: float = 10.0
     log_level: str = "INFO"
+    # Running for weeks: metrics, alerts, error reports, scheduled backups (docs/operations.md).
+    metrics_token: str | None = None
+    sentry_dsn: str | None = None
+    backup_every: float = 0.0
+    backup_keep: int = 7
+    backup_dir: Path | None = None
+    alert_email_to: str | None = None
+    alert_email_from: str = "panic-trio@localhost"
+    alert_smtp_host: str | None = None
+    alert_smtp_port: int = 25
+    alert_smtp_user: str | None = None
+    alert_smtp_password: str | None = None
+    alert_smtp_starttls: bool = False
+    alert_webhook_url: str | None = None
+    alert_failures: int = 3
+    alert_archive_failures: int = 3
+    alert_disk_free_percent: float = 5.0
+    alert_cooldown: float = 3600.0
+    alert_check_every: float = 60.0
 
     def __post_init__(self) -> None:
         if isinstance(self.backoff, str):
             object.__setattr__(self, "backoff", parse_backoff(self.backoff))
+        for name in ("backup_every", "alert_cooldown", "alert_check_every"):
+            if isinstance(getattr(self, name), str):
+                object.__setattr__(self, name, parse_duration(getattr(self, name)))
+        if self.backup_dir is not None:
+            object.__setattr__(self, "backup_dir", Path(self.backup_dir))
+        self._check_operations()
         object.__setattr__(self, "data_dir", Path(self.data_dir))
         if self.archive not in ARCHIVE_BACKENDS:
             raise ConfigError(
@@ -130,6 +174,31 @@ class Settings:
                 "database_url must be a sqlite:/// or postgresql+psycopg:// URL, "
                 f"not {self.database_url!r}"
             )
+
+    def _check_operations(self) -> None:
+        for name in ("backup_every", "alert_cooldown", "alert_disk_free_percent"):
+            value = getattr(self, name)
+            if not (value >= 0 and math.isfinite(value)):
+                raise ConfigError(f"{name} must be a finite number >= 0, not {value}")
+        if not (self.alert_check_every > 0 and math.isfinite(self.alert_check_every)):
+            raise ConfigError("alert_check_every must be a finite number of seconds > 0")
+        for name in ("backup_keep", "alert_failures", "alert_archive_failures"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1")
+        if self.backup_every and not self.database_url.startswith("sqlite:"):
+            raise ConfigError(
+                "backup_every makes SQLite backups only; back up PostgreSQL with pg_dump "
+                "(see docs/operations.md)"
+            )
+        if self.metrics_token is not None and len(self.metrics_token) < 16:
+            raise ConfigError("metrics_token must be at least 16 characters")
+        if bool(self.alert_email_to) != bool(self.alert_smtp_host):
+            raise ConfigError("alert e-mails need both alert_email_to and alert_smtp_host")
+
+    @property
+    def backups_folder(self) -> Path:
+        """Where scheduled backups go (``backup_dir``, else ``data_dir/backups``)."""
+        return self.backup_dir or self.data_dir / "backups"
 
     @property
     def backoff_tiers(self) -> BackoffTiers:
@@ -191,4 +260,21 @@ _PARSERS: Final[dict[str, Callable[[str], object]]] = {
     "invoke_timeout": _parse_number,
     "platform_retries": _parse_int,
     "shutdown_timeout": _parse_number,
+    "metrics_token": _optional,
+    "sentry_dsn": _optional,
+    "backup_every": parse_duration,
+    "backup_keep": _parse_int,
+    "backup_dir": lambda text: Path(text) if text else None,
+    "alert_email_to": _optional,
+    "alert_smtp_host": _optional,
+    "alert_smtp_port": _parse_int,
+    "alert_smtp_user": _optional,
+    "alert_smtp_password": _optional,
+    "alert_smtp_starttls": _parse_bool,
+    "alert_webhook_url": _optional,
+    "alert_failures": _parse_int,
+    "alert_archive_failures": _parse_int,
+    "alert_disk_free_percent": _parse_number,
+    "alert_cooldown": parse_duration,
+    "alert_check_every": parse_duration,
 }

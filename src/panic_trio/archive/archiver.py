@@ -105,6 +105,14 @@ class Archiver:
         self._events: EventSink | None = None
         # Submitted and not yet finished: what a shutdown must record as interrupted.
         self._pending: dict[int, Invocation] = {}
+        # For /metrics and alerts: failed archives in all, and since the last success.
+        self.failures = 0
+        self.failures_in_a_row = 0
+
+    @property
+    def queue_depth(self) -> int:
+        """Completed invocations waiting for a worker."""
+        return self._queue.statistics().current_buffer_used
 
     def attach(self, events: EventSink) -> None:
         """Publish ``archived`` events to ``events`` from now on.
@@ -132,6 +140,7 @@ class Archiver:
             self._queue.send_nowait(done)
         except trio.WouldBlock:
             del self._pending[done.id]
+            self._count_failure()
             logger.error("invocation %s: not archived: %s", done.id, QUEUE_FULL)
             self._nursery.start_soon(self._record_quietly, done.id, QUEUE_FULL)
         except trio.ClosedResourceError:
@@ -180,6 +189,7 @@ class Archiver:
             done, following = await self._store.write(
                 queries.record_archived, invocation.id, url, source, self._store.now()
             )
+            self.failures_in_a_row = 0
             if done.output != url:  # archived (or changed) meanwhile: nothing to announce
                 logger.info("invocation %s: already archived as %s", invocation.id, done.output)
                 return done
@@ -193,6 +203,7 @@ class Archiver:
             self._publish(done)
             return done
         logger.warning("invocation %s: not archived, keeping %s: %s", invocation.id, source, reason)
+        self._count_failure()
         await self._record_errors([(invocation.id, reason)])
         return None
 
@@ -252,6 +263,10 @@ class Archiver:
             if exc.transient and delays:
                 raise ArchiveError(f"{exc.message} (after {len(delays) + 1} attempts)") from exc
             raise
+
+    def _count_failure(self) -> None:
+        self.failures += 1
+        self.failures_in_a_row += 1
 
     async def _record_quietly(self, invocation_id: int, reason: str) -> None:
         try:

@@ -31,6 +31,19 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///`` URL (``None`` for PostgreSQL or an in-memory database)."""
+    if not is_sqlite(url):
+        return None
+    try:
+        database = make_url(url).database or ""
+    except ArgumentError:
+        return None
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
 def create_db_engine(url: str) -> Engine:
     """An engine with SQLite pragmas (WAL, foreign keys) or a PostgreSQL pool.
 
@@ -94,3 +107,9 @@ def upgrade(engine: Engine) -> str:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     return head_revision()
+
+
+def known_revisions() -> set[str]:
+    """Every migration this code knows (a database at another one is from a newer release)."""
+    scripts = ScriptDirectory.from_config(_alembic_config())
+    return {script.revision for script in scripts.walk_revisions()}

@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from panic_trio.blocking import ThreadSeam
 from panic_trio.domain import Invocation, Network, User, utc_now
 from panic_trio.errors import StoreError
-from panic_trio.store import accounts, database, invocations, networks
+from panic_trio.store import accounts, database, invocations, networks, usage
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -214,11 +214,17 @@ async def open_store(
     """
     engine = database.create_db_engine(url)
     store = Store(engine, inline=inline)
+    file = database.sqlite_path(url)
+    lock = None
     try:
+        if file is not None:  # a restore must not replace the file under us
+            lock = await store.writes.run(usage.hold_shared, file)
         await store.writes.run(_prepare, engine, upgrade)
         yield store
     finally:
         engine.dispose()
+        if lock is not None:
+            lock.close()
 
 
 def _prepare(engine: Engine, upgrade: bool) -> None:

@@ -18,6 +18,7 @@ from quart.typing import ResponseReturnValue
 from quart_trio import QuartTrio
 from werkzeug.routing import BaseConverter
 
+from panic_trio.operations.metrics import Metrics
 from panic_trio.panic import Panic
 from panic_trio.security.tokens import derive_key
 from panic_trio.settings import Settings
@@ -29,6 +30,7 @@ from panic_trio.web import (
     displays,
     installations,
     live,
+    metrics,
     networks,
     pages,
     terminal,
@@ -78,6 +80,7 @@ def create_app(
     terminal_tokens: TerminalTokens | None = None,
     login_limit: tuple[int, float] = LOGIN_LIMIT,
     prompt_limit: tuple[int, float] = PROMPT_LIMIT,
+    exporter: Metrics | None = None,
 ) -> QuartTrio:
     """Build the app.
 
@@ -89,6 +92,8 @@ def create_app(
         going_away: set it to close every WebSocket with 1001 (shutdown).
         terminal_tokens: a replacement token issuer (tests age tokens).
         login_limit, prompt_limit: ``(count, per_seconds)`` rate limits.
+        exporter: served at ``/metrics`` (404 without one); it counts this
+            app's WebSockets as viewers.
     """
     app = QuartTrio(
         __name__, template_folder=str(HERE / "templates"), static_folder=str(HERE / "static")
@@ -113,10 +118,14 @@ def create_app(
         login_limiter=RateLimiter(*login_limit),
         prompt_limiter=RateLimiter(*prompt_limit),
         going_away=going_away if going_away is not None else trio.Event(),
+        metrics=exporter,
     )
+    if exporter is not None:
+        sockets = app.extensions[EXTENSION].sockets
+        exporter.viewers = lambda: sockets.open
     for blueprint in (
         auth.bp, api.bp, live.bp, pages.bp, dashboard.bp, networks.bp, terminal.bp, admin.bp,
-        installations.bp, displays.bp,
+        installations.bp, displays.bp, metrics.bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
     app.jinja_env.filters.update(

@@ -14,6 +14,7 @@ from typing import Final, cast
 import trio
 from quart import current_app
 
+from panic_trio.operations.metrics import Metrics
 from panic_trio.panic import Panic
 from panic_trio.settings import Settings
 from panic_trio.web.encoding import EventEncoder, feed_message, network_message
@@ -64,6 +65,7 @@ class WebState:
     prompt_limiter: RateLimiter
     going_away: trio.Event
     sockets: SocketRegistry = field(default_factory=SocketRegistry)
+    metrics: Metrics | None = None
     network_encoder: EventEncoder = field(default_factory=lambda: EventEncoder(network_message))
     feed_encoder: EventEncoder = field(default_factory=lambda: EventEncoder(feed_message))
 

@@ -1,0 +1,62 @@
+"""Who is using a SQLite database file: a shared lock while open, an exclusive one to restore.
+
+Every open store holds a shared ``flock`` on ``<database>.lock``; a restore
+needs the exclusive lock, so it cannot replace a file a server is using, and
+a server cannot open a file while a restore writes it. The kernel releases
+the lock when a process dies, so a crash never leaves a stale lock behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from panic_trio.errors import StoreError
+
+
+def lock_file(database: Path) -> Path:
+    """The lock file beside ``database``."""
+    return database.with_name(database.name + ".lock")
+
+
+def _locked(database: Path, mode: int) -> IO[bytes] | None:
+    handle = open(lock_file(database), "ab")  # noqa: SIM115 (held open while the store is)
+    try:
+        fcntl.flock(handle.fileno(), mode | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def hold_shared(database: Path) -> IO[bytes]:
+    """The shared lock a store keeps while open (close the handle to let go).
+
+    Raises:
+        StoreError: a restore is writing this database right now.
+    """
+    handle = _locked(database, fcntl.LOCK_SH)
+    if handle is None:
+        raise StoreError(f"{database} is being restored; start again when the restore has finished")
+    return handle
+
+
+@contextmanager
+def exclusive(database: Path) -> Iterator[None]:
+    """Hold the database for a restore.
+
+    Raises:
+        StoreError: a panic-trio server or command has the database open.
+    """
+    database.parent.mkdir(parents=True, exist_ok=True)
+    handle = _locked(database, fcntl.LOCK_EX)
+    if handle is None:
+        raise StoreError(
+            f"a panic-trio server (or another panic-trio command) is using {database}: "
+            "stop it before restoring"
+        )
+    with handle:
+        yield
