@@ -92,7 +92,8 @@ class Alerts:
         self.panic = panic
         self.settings = settings
         self.book = AlertBook(settings.alert_cooldown)
-        self.sent: list[Alert] = []  # what was handed to the channels, oldest first
+        self.queued: list[Alert] = []  # every announcement, oldest first
+        self.sent: list[Alert] = []  # those handed to the channels
         self._http = http
         self._inline = inline
         self._in_a_row: dict[int, int] = {}
@@ -115,6 +116,10 @@ class Alerts:
                 task_status.started()
                 async for event in events:
                     self.observe(event)
+
+    def failures_in_a_row(self, network_id: int) -> int:
+        """The network's failed steps since its last completed one."""
+        return self._in_a_row.get(network_id, 0)
 
     def observe(self, event: Event) -> None:
         """Update the conditions from one engine event (synchronous)."""
@@ -183,15 +188,16 @@ class Alerts:
                 )
             elif failing == 0:
                 self._end("archive", "the archive works again")
-        for path in self._watched_paths():
-            usage = await self._disk.run(shutil.disk_usage, path)
-            free = 100.0 * usage.free / usage.total if usage.total else 100.0
+        for path, (total, _, available) in await self._disk.run(
+            _usage_by_disk, self._watched_paths()
+        ):
+            free = 100.0 * available / total if total else 100.0
             key = f"disk:{path}"
             if free < self.settings.alert_disk_free_percent:
                 self._begin(
                     key,
                     f"the disk of {path} is nearly full ({free:.1f}% free)",
-                    f"{usage.free / 1e9:.2f} GB of {usage.total / 1e9:.2f} GB free. The "
+                    f"{available / 1e9:.2f} GB of {total / 1e9:.2f} GB free. The "
                     "database, archive and backups need room: free some space.",
                 )
             else:
@@ -230,6 +236,7 @@ class Alerts:
     def _queue(self, key: str, state: AlertState, title: str, detail: str) -> None:
         alert = Alert(key, state, title, detail, self.panic.store.now())
         logger.warning("alert %s %s: %s", key, state, title)
+        self.queued.append(alert)
         try:
             self._outbox.send_nowait(alert)
         except trio.WouldBlock:
@@ -240,6 +247,19 @@ class Alerts:
             async for alert in self._outbox_receive:
                 await notifiers.send(alert)
                 self.sent.append(alert)
+
+
+def _usage_by_disk(paths: list[Path]) -> list[tuple[Path, tuple[int, int, int]]]:
+    """Each file system once (by device), named by the first of ``paths`` on it."""
+    seen: set[int] = set()
+    found: list[tuple[Path, tuple[int, int, int]]] = []
+    for path in paths:
+        device = path.stat().st_dev
+        if device not in seen:
+            seen.add(device)
+            total, used, free = shutil.disk_usage(path)
+            found.append((path, (total, used, free)))
+    return found
 
 
 def _existing(path: Path) -> Path:

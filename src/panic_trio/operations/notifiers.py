@@ -104,12 +104,17 @@ class WebhookNotifier:
 
     async def send(self, alert: Alert) -> None:
         """Deliver one alert (``NotifyError`` on a transport error or a non-2xx)."""
-        try:
-            response = await self._http.post(
-                self.url, json=alert.to_json(), timeout=WEBHOOK_TIMEOUT_SECONDS
-            )
-        except httpx.HTTPError as exc:
-            raise NotifyError(f"could not post the alert to the webhook: {exc!r}") from exc
+        for attempt in range(2):  # a pooled connection the receiver closed fails once
+            try:
+                response = await self._http.post(
+                    self.url, json=alert.to_json(), timeout=WEBHOOK_TIMEOUT_SECONDS
+                )
+                break
+            except httpx.TransportError as exc:
+                if attempt:
+                    raise NotifyError(f"could not post the alert to the webhook: {exc!r}") from exc
+            except httpx.HTTPError as exc:
+                raise NotifyError(f"could not post the alert to the webhook: {exc!r}") from exc
         if not response.is_success:
             raise NotifyError(f"the alert webhook answered {response.status_code}")
 
