@@ -150,9 +150,6 @@ class Settings:
     def __post_init__(self) -> None:
         if isinstance(self.backoff, str):
             object.__setattr__(self, "backoff", parse_backoff(self.backoff))
-        for name in ("backup_every", "alert_cooldown", "alert_check_every"):
-            if isinstance(getattr(self, name), str):
-                object.__setattr__(self, name, parse_duration(getattr(self, name)))
         if self.backup_dir is not None:
             object.__setattr__(self, "backup_dir", Path(self.backup_dir))
         self._check_operations()

@@ -105,6 +105,7 @@ def _copy(source: sqlite3.Connection, target: Path) -> None:
     destination = sqlite3.connect(target)
     try:
         source.backup(destination)
+        destination.execute("PRAGMA journal_mode=DELETE")  # one file, no -wal beside it
     finally:
         destination.close()
 

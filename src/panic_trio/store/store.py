@@ -190,6 +190,8 @@ class Store:
             target = sqlite3.connect(tmp)
             try:
                 source.backup(target)
+                # One self-contained file: no -wal/-shm beside the copy when it is opened.
+                target.execute("PRAGMA journal_mode=DELETE")
             finally:
                 target.close()
         except sqlite3.Error as exc:
