@@ -114,6 +114,30 @@ def test_other_client_errors_are_rejections_in_words(status: int) -> None:
     assert error.message == f"Replicate rejected the request ({status}): Invalid token"
 
 
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [(401, "auth"), (403, "auth"), (400, "input"), (404, "input"), (422, "input")],
+)
+def test_a_rejection_says_its_kind(status: int, kind: str) -> None:
+    """``kind`` becomes the failed invocation's ``metadata.error_kind``; alerts read ``auth``."""
+    assert error_for_response(response(status, {"detail": "no"}), "openai", "m").kind == kind
+
+
+@pytest.mark.parametrize(("status", "kind"), [(429, "rate_limit"), (503, "unavailable")])
+async def test_giving_up_keeps_the_kind_of_the_last_transient_error(
+    autojump_clock: trio.testing.MockClock, status: int, kind: str
+) -> None:
+    busy = error_for_response(response(status, {"detail": "busy"}), "openai", "m")
+    assert busy.kind == kind
+
+    async def always_busy() -> str:
+        raise busy
+
+    with pytest.raises(PlatformUnavailable) as info:
+        await retrying(always_busy, policy=POLICY, platform="openai", model="m")
+    assert info.value.kind == kind
+
+
 def test_client_error_with_an_nsfw_message_is_content_filtered() -> None:
     error = error_for_response(response(400, {"detail": "NSFW content detected"}), "replicate", "m")
     assert isinstance(error, ContentFiltered)

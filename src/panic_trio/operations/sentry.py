@@ -3,7 +3,7 @@
 Only the logging integration is enabled: every ``logger.error`` and
 ``logger.exception`` (a run's crash, a failed backup, an undelivered alert)
 becomes a Sentry event, and nothing is patched into httpx, SQLAlchemy or the
-web framework behind our backs. No personal data is sent.
+web framework behind our backs. Personal data stays off (the default).
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ async def open_error_reports(dsn: str | None) -> AsyncIterator[bool]:
             default_integrations=False,
             auto_enabling_integrations=False,
             integrations=[LoggingIntegration(level=logging.INFO, event_level=logging.ERROR)],
-            send_default_pii=False,
         )
     except BadDsn as exc:
         raise ConfigError(f"PANIC_SENTRY_DSN is not a Sentry DSN: {exc}") from None
