@@ -234,3 +234,43 @@ async def test_the_cli_serves_the_demo_and_stops_on_sigint(tmp_path: Path) -> No
                 assert (await http.get(f"{base}/healthz")).json() == {"status": "ok"}
             process.send_signal(signal.SIGINT)
             assert await process.wait() == 0
+
+
+async def test_serve_exports_metrics_and_backs_up_while_serving(settings: Settings) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    token = "metrics-token-0123456789abcdef"
+    settings = dataclasses.replace(
+        settings, metrics_token=token, backup_every=0.3, backup_keep=2, backoff="inf:0.05"
+    )
+    network_id, key = await seed(settings)
+    with trio.fail_after(TIMEOUT):
+        stop = trio.Event()
+        async with trio.open_nursery() as nursery:
+            urls = await nursery.start(partial(app.serve, settings, shutdown_trigger=stop.wait))
+            async with httpx.AsyncClient(base_url=urls[0]) as http:
+                assert (await http.get("/metrics")).status_code == 401
+                started = await http.post(
+                    f"/api/networks/{network_id}/runs",
+                    json={"prompt": "a red balloon"},
+                    headers={"Authorization": f"Bearer {key}"},
+                )
+                assert started.status_code == 201
+                completed = 0.0
+                while completed < 3:
+                    await trio.sleep(0.05)
+                    scraped = await http.get(
+                        "/metrics", headers={"Authorization": f"Bearer {token}"}
+                    )
+                    assert scraped.status_code == 200
+                    completed = sum(
+                        sample.value
+                        for family in text_string_to_metric_families(scraped.text)
+                        for sample in family.samples
+                        if sample.name == "panic_invocations_total"
+                        and sample.labels["state"] == "completed"
+                    )
+            folder = trio.Path(settings.backups_folder)
+            while len([p for p in await folder.glob("panic-*.db")]) < 2:
+                await trio.sleep(0.05)
+            stop.set()
