@@ -99,6 +99,23 @@ def test_restore_round_trips_users_networks_runs_and_tokens(
     assert emails == ["admin@example.org", "owner@example.org", "late@example.org"]
 
 
+def test_restore_onto_a_new_machine_needs_no_database_there(
+    env: Settings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    backup = tmp_path / "backup.db"
+    seeded = trio.run(_seed, env, backup)
+    fresh = tmp_path / "new-machine" / "panic.db"
+    monkeypatch.setenv("PANIC_DATABASE_URL", f"sqlite:///{fresh}")
+    code, out, err = run(["restore", str(backup)], capsys)
+    assert (code, err) == (0, "")
+    assert "kept at" not in out  # nothing was replaced
+    back = trio.run(_read_back, Settings.from_env(), seeded)
+    assert back["token"] == OPENAI_KEY
+
+
 def test_with_another_secret_key_it_says_the_tokens_cannot_be_read(
     env: Settings,
     tmp_path: Path,
