@@ -211,8 +211,8 @@ async def open_store(
 
     Raises:
         ConfigError: the URL is unusable.
-        StoreError: the database cannot be reached or is behind and
-            ``upgrade`` is false.
+        StoreError: the database cannot be reached, is behind and
+            ``upgrade`` is false, or a restore is writing it.
     """
     engine = database.create_db_engine(url)
     store = Store(engine, inline=inline)
