@@ -141,7 +141,7 @@ async def test_failures_in_a_row_alert_once_at_the_threshold(
             _, first = await start_and_wait(panic, net.id, "one", failed)
             await until(lambda: alerts.failures_in_a_row(net.id) == 1)
             await trio.testing.wait_all_tasks_blocked(0.05)
-            assert alerts.queued == []  # one failure is not yet "in a row"
+            assert not alerts.queued  # one failure is not yet "in a row"
             for prompt in ("two", "three"):
                 await start_and_wait(panic, net.id, prompt, failed)
             await until(lambda: alerts.failures_in_a_row(net.id) == 3)

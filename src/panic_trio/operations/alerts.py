@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections import deque
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Final
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 FEED_BUFFER: Final = 1024
 OUTBOX_SIZE: Final = 64
+RECENT: Final = 100
 
 
 class AlertBook:
@@ -73,10 +75,6 @@ class AlertBook:
         """The condition no longer holds; ``True`` if its recovery must be announced."""
         return self._active.pop(key, False)
 
-    def active(self, prefix: str = "") -> list[str]:
-        """Active condition keys starting with ``prefix``."""
-        return [key for key in self._active if key.startswith(prefix)]
-
 
 class Alerts:
     """Watches the engine and the machine; start :meth:`run` in the root nursery."""
@@ -92,8 +90,9 @@ class Alerts:
         self.panic = panic
         self.settings = settings
         self.book = AlertBook(settings.alert_cooldown)
-        self.queued: list[Alert] = []  # every announcement, oldest first
-        self.sent: list[Alert] = []  # those handed to the channels
+        # The latest announcements, oldest first, and those handed to the channels.
+        self.queued: deque[Alert] = deque(maxlen=RECENT)
+        self.sent: deque[Alert] = deque(maxlen=RECENT)
         self._http = http
         self._inline = inline
         self._in_a_row: dict[int, int] = {}
