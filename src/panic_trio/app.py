@@ -190,9 +190,10 @@ async def serve(
             elif threading.current_thread() is threading.main_thread():
                 await root.start(shutdown.on_signals)
             # Watching the show: they end with the root nursery, after Hypercorn.
+            metrics.backups = Backups(panic.store, settings)
             await root.start(metrics.run)
             await root.start(Alerts(panic, settings).run)
-            await root.start(Backups(panic.store, settings).run)
+            await root.start(metrics.backups.run)
 
             async def http(*, task_status: trio.TaskStatus[list[str]]) -> None:
                 try:

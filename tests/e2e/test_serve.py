@@ -270,7 +270,20 @@ async def test_serve_exports_metrics_and_backs_up_while_serving(settings: Settin
                         if sample.name == "panic_invocations_total"
                         and sample.labels["state"] == "completed"
                     )
+                written = 0.0
+                while written < 2:  # and the backups, counted on /metrics
+                    await trio.sleep(0.05)
+                    scraped = await http.get(
+                        "/metrics", headers={"Authorization": f"Bearer {token}"}
+                    )
+                    written = sum(
+                        sample.value
+                        for family in text_string_to_metric_families(scraped.text)
+                        for sample in family.samples
+                        if sample.name == "panic_backups_total"
+                        and sample.labels["outcome"] == "written"
+                    )
+                assert "panic_backup_last_success_timestamp_seconds" in scraped.text
             folder = trio.Path(settings.backups_folder)
-            while len([p for p in await folder.glob("panic-*.db")]) < 2:
-                await trio.sleep(0.05)
+            assert len(list(await folder.glob("panic-*.db"))) == 2  # PANIC_BACKUP_KEEP
             stop.set()

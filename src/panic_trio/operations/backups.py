@@ -70,7 +70,8 @@ def _finish(partial: Path, final: Path, keep: int) -> list[str]:
 class Backups:
     """Backs the database up on a timer; start :meth:`run` in the root nursery.
 
-    ``done`` and ``failures`` count outcomes; ``last`` is the newest backup.
+    ``done`` and ``failures`` count outcomes; ``last`` is the newest backup
+    and ``last_at`` when it was written (wall clock).
     """
 
     def __init__(self, store: Store, settings: Settings, *, inline: bool = False) -> None:
@@ -81,6 +82,7 @@ class Backups:
         self.done = 0
         self.failures = 0
         self.last: Path | None = None
+        self.last_at: datetime | None = None
         self._files = ThreadSeam("backup-files", 1, inline=inline)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -101,11 +103,12 @@ class Backups:
 
     async def backup_now(self) -> Path:
         """Write, check and name one backup, then prune old ones; returns its path."""
-        final = self.folder / backup_name(self.store.now())
+        moment = self.store.now()
+        final = self.folder / backup_name(moment)
         partial = final.with_name(final.name + ".partial")
         await self.store.backup(partial)
         pruned = await self._files.run(_finish, partial, final, self.keep)
         self.done += 1
-        self.last = final
+        self.last, self.last_at = final, moment
         logger.info("backup written to %s%s", final, f"; pruned {len(pruned)}" if pruned else "")
         return final

@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 from panic_trio.domain import Event, Invocation
 from panic_trio.engine.broadcast import Subscription
 from panic_trio.models import find_model
+from panic_trio.operations.backups import Backups
 from panic_trio.panic import Panic
 
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
@@ -86,6 +87,20 @@ class _Live(Collector):
                 "Outputs that could not be archived (provider URL kept).",
                 value=archive.failures,
             )
+        backups = m.backups
+        if backups is not None and backups.every:
+            written = CounterMetricFamily(
+                "panic_backups", "Scheduled backups by outcome.", labels=["outcome"]
+            )
+            written.add_metric(["written"], backups.done)
+            written.add_metric(["failed"], backups.failures)
+            yield written
+            if backups.last_at is not None:
+                yield GaugeMetricFamily(
+                    "panic_backup_last_success_timestamp_seconds",
+                    "When the newest scheduled backup was written (Unix time).",
+                    value=backups.last_at.timestamp(),
+                )
         yield CounterMetricFamily(
             "panic_metrics_events_dropped",
             "Engine events this exporter lost because it fell behind.",
@@ -100,6 +115,7 @@ class Metrics:
         self.panic = panic
         self.registry = CollectorRegistry()
         self.viewers: Callable[[], int] = lambda: 0
+        self.backups: Backups | None = None
         self._subscription: Subscription[Event] | None = None
         self._seen: OrderedDict[tuple[int, str], None] = OrderedDict()
         r = self.registry
