@@ -36,13 +36,14 @@ from panic_trio.installations import InstallationMethods, vestaboard_dispatcher
 from panic_trio.platforms.base import Platform
 from panic_trio.platforms.policy import invoke_with_policy
 from panic_trio.platforms.registry import Platforms, open_platforms
+from panic_trio.runs import RunMethods
 from panic_trio.security import passwords, tokens
 from panic_trio.settings import Settings
 from panic_trio.store import accounts
 from panic_trio.store.store import Store, open_store
 
 
-class Panic(InstallationMethods):
+class Panic(InstallationMethods, RunMethods):
     """Users, networks and runs. Every ``async`` method is a checkpoint.
 
     Obtain one with :func:`open_panic`; do not construct it directly.

@@ -140,6 +140,27 @@ invocations = Table(
     # Also the index behind "latest run of a network": (network_id, max run_number).
     UniqueConstraint("network_id", "run_number", "sequence_number", name="uq_invocations_in_run"),
     Index("ix_invocations_active", "state"),
+    # Run history (migration 0003): a network's geneses by run number, so a
+    # page of runs reads about as many index entries as it shows.
+    Index("ix_invocations_run_history", "network_id", "sequence_number", "run_number"),
+)
+
+# Run shares (migration 0003): a run the owner made public. The link carries
+# the nonce signed with the server's key; revoking deletes the row, and the
+# row goes with its run (and so with its network).
+run_shares = Table(
+    "run_shares",
+    metadata,
+    Column(
+        "run_number",
+        Integer,
+        ForeignKey("invocations.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("network_id", Integer, ForeignKey("networks.id", ondelete="CASCADE"), nullable=False),
+    Column("nonce", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
 )
 
 # Installations (migration 0002): a named, ordered list of watchers for one
