@@ -30,7 +30,8 @@ from panic_trio.domain import (
 from panic_trio.engine import Engine, open_engine
 from panic_trio.engine.boards import Boards
 from panic_trio.engine.broadcast import Subscription
-from panic_trio.errors import InvalidInput, NotFound
+from panic_trio.errors import ArchiveError, InvalidInput, NotFound
+from panic_trio.export import RunExporter, prepare_export
 from panic_trio.inputs import check_email, check_network_fields
 from panic_trio.installations import InstallationMethods, vestaboard_dispatcher
 from panic_trio.platforms.base import Platform
@@ -252,6 +253,16 @@ class Panic(InstallationMethods, RunMethods):
     async def recent_invocations(self, limit: int = 100) -> list[Invocation]:
         """The newest invocations across all networks, newest first."""
         return await self.store.recent_invocations(limit)
+
+    async def run_exporter(self, network_id: int, run_number: int) -> RunExporter:
+        """A streamed ``.zip`` export of one run: iterate its ``chunks()`` once.
+
+        Raises:
+            NotFound: no such network or run.
+        """
+        if self.archive is None:
+            raise ArchiveError("exports need the archive, which this Panic was opened without")
+        return await prepare_export(self.store, self.archive.open_media, network_id, run_number)
 
     @asynccontextmanager
     async def watch(self, network_id: int) -> AsyncIterator[Subscription[Event]]:

@@ -16,7 +16,8 @@ input, if not yet invoked) to the archive URL, keeping the provider URL in
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Final, Protocol, TypeVar, TypeVarTuple
 
@@ -126,6 +127,20 @@ class Archiver:
     def local_path(self, key: str) -> Path | None:
         """The file behind an archive key for the web app, if the backend is local."""
         return self.backend.path_for(key) if isinstance(self.backend, LocalArchive) else None
+
+    def open_media(self, url: str) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
+        """The bytes behind an output URL in chunks (for exports).
+
+        A file of our local archive is read from disk; anything else (dummy
+        files, S3, provider URLs not yet archived) goes through the
+        fetcher's download rules: status, content type and size limit.
+        """
+        if isinstance(self.backend, LocalArchive):
+            prefix = self.backend.url_for("")
+            path = self.backend.path_for(url[len(prefix) :]) if url.startswith(prefix) else None
+            if path is not None:
+                return self._fetcher.open_file(path)
+        return self._fetcher.open_stream(url)
 
     def submit(self, done: Invocation, following: Invocation) -> None:
         """The engine's completion hook: queue ``done`` if it made an image or audio.
