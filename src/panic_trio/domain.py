@@ -110,6 +110,27 @@ class Invocation:
             "updated_at": iso(self.updated_at),
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Invocation:
+        """The invocation back from :meth:`to_json`'s shape (an export's ``run.json``).
+
+        Raises:
+            KeyError, ValueError, TypeError: not that shape.
+        """
+        return cls(
+            id=int(data["id"]),
+            network_id=int(data["network_id"]),
+            run_number=int(data["run_number"]),
+            sequence_number=int(data["sequence_number"]),
+            model=str(data["model"]),
+            input=str(data["input"]),
+            output=None if data["output"] is None else str(data["output"]),
+            state=data["state"],
+            metadata=dict(data["metadata"]),
+            inserted_at=datetime.fromisoformat(data["inserted_at"]),
+            updated_at=datetime.fromisoformat(data["updated_at"]),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class RunnerStatus:

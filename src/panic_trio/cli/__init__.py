@@ -33,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every subcommand."""
-    from panic_trio.cli import archive, commands, restore, serve
+    from panic_trio.cli import archive, commands, export, restore, serve
 
     parser = _Parser(prog="panic-trio", description="PANIC! on Trio")
     parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR")
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.register(subparsers)
     archive.register(subparsers)
     restore.register(subparsers)
+    export.register(subparsers)
     return parser
 
 

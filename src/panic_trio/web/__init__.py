@@ -33,10 +33,12 @@ from panic_trio.web import (
     metrics,
     networks,
     pages,
+    runs,
     terminal,
 )
 from panic_trio.web.ratelimit import RateLimiter
 from panic_trio.web.render import markdown, media_src, model_label
+from panic_trio.web.run_links import RunLinks
 from panic_trio.web.security import add_security_headers
 from panic_trio.web.state import EXTENSION, WebState
 from panic_trio.web.terminal_tokens import TerminalTokens
@@ -119,13 +121,14 @@ def create_app(
         prompt_limiter=RateLimiter(*prompt_limit),
         going_away=going_away if going_away is not None else trio.Event(),
         metrics=exporter,
+        run_links=RunLinks(derive_key(secret_key, "panic-trio run links")),
     )
     if exporter is not None:
         sockets = app.extensions[EXTENSION].sockets
         exporter.viewers = lambda: sockets.open
     for blueprint in (
         auth.bp, api.bp, live.bp, pages.bp, dashboard.bp, networks.bp, terminal.bp, admin.bp,
-        installations.bp, displays.bp, metrics.bp,
+        installations.bp, displays.bp, metrics.bp, runs.bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
     app.jinja_env.filters.update(

@@ -19,10 +19,12 @@ from panic_trio.errors import InvalidInput, LockedOut, NotFound
 from panic_trio.inputs import check_known_fields
 from panic_trio.models import all_models, find_model, network_problem
 from panic_trio.models.validation import compatible_next
+from panic_trio.runs import DEFAULT_PAGE_SIZE, check_page_size
 from panic_trio.web.auth import CSRF_HEADER, csrf_valid, current_user, may_manage
 from panic_trio.web.openapi import OPENAPI
 from panic_trio.web.ratelimit import whole_seconds
 from panic_trio.web.render import model_json
+from panic_trio.web.runs import before_arg, next_before, zip_response
 from panic_trio.web.state import web_state
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -211,13 +213,41 @@ async def update_network(network_id: int) -> Any:
 
 @bp.get("/networks/<id:network_id>/runs/<id:run_number>")
 async def get_run(network_id: int, run_number: int) -> Any:
-    """Every invocation of one run, by sequence number."""
+    """Every invocation of one run, by sequence number, and the run's summary."""
     user = await caller(write=False)
     await managed_network(network_id, user)
-    invocations = await web_state().panic.list_run(network_id, run_number)
+    panic = web_state().panic
+    invocations = await panic.list_run(network_id, run_number)
     if not invocations:
         fail(404, "not_found", f"no run {run_number} on network {network_id}")
-    return jsonify({"invocations": [i.to_json() for i in invocations]})
+    summary = await panic.run_summary(network_id, run_number)
+    return jsonify({"invocations": [i.to_json() for i in invocations], "run": summary.to_json()})
+
+
+@bp.get("/networks/<id:network_id>/runs")
+async def run_history(network_id: int) -> Any:
+    """A page of the network's runs, newest first (keyset: ``?before=<run_number>``)."""
+    user = await caller(write=False)
+    await managed_network(network_id, user)
+    try:
+        before = before_arg(request.args.get("before"))
+        limit = check_page_size(request.args.get("limit", DEFAULT_PAGE_SIZE))
+    except InvalidInput as exc:
+        fail(422, "invalid_input", exc.message, field=exc.field)
+    page = await web_state().panic.run_history(network_id, before=before, limit=limit)
+    return jsonify({"runs": [r.to_json() for r in page], "next_before": next_before(page, limit)})
+
+
+@bp.get("/networks/<id:network_id>/runs/<id:run_number>/export")
+async def export_run(network_id: int, run_number: int) -> Any:
+    """The run as one streamed ``.zip``: index.html, run.json and the media."""
+    user = await caller(write=False)
+    await managed_network(network_id, user)
+    try:
+        exporter = await web_state().panic.run_exporter(network_id, run_number)
+    except NotFound:
+        fail(404, "not_found", f"no run {run_number} on network {network_id}")
+    return zip_response(exporter)
 
 
 @bp.post("/admin/stop-all")

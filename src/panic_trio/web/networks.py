@@ -14,6 +14,7 @@ from panic_trio.models import find_model
 from panic_trio.web.auth import current_user, login_required, may_manage, safe_next
 from panic_trio.web.pages import not_found
 from panic_trio.web.render import catalog_json, model_json
+from panic_trio.web.ring import ring_view
 from panic_trio.web.state import web_state
 
 GRID_SLOTS: Final = 6  # the control panel's live grid is 2 x 3
@@ -81,10 +82,12 @@ async def _render_panel(
     network: Network, *, status_code: int = 200, **form: Any
 ) -> tuple[str, int]:
     data = await page_data(network, keep=GRID_SLOTS, lockout_seconds=network.lockout_seconds)
+    status = web_state().panic.status(network.id)
     page = await render_template(
         "network.html",
         network=network,
-        status=web_state().panic.status(network.id),
+        status=status,
+        ring_view=ring_view(network.models, status, _invocations(data)),
         model_rows=model_rows(network),
         data=data,
         form=form or {},
@@ -171,13 +174,25 @@ async def info(network_id: int) -> ResponseReturnValue:
     network = await public(network_id)
     if network is None:
         return await not_found()
+    return await _render_info(network, None)
+
+
+async def _render_info(network: Network, qr: dict[str, str] | None) -> str:
+    data = await page_data(network, keep=2)
+    status = web_state().panic.status(network.id)
     return await render_template(
         "info.html",
         network=network,
         model_rows=model_rows(network),
-        data=await page_data(network, keep=2),
-        qr=None,
+        data=data,
+        ring_view=ring_view(network.models, status, _invocations(data)),
+        qr=qr,
     )
+
+
+def _invocations(data: dict[str, Any]) -> list[Invocation]:
+    """The invocations behind a page's data, for the ring's last output."""
+    return [Invocation.from_json(i) for i in data["invocations"]]
 
 
 def terminal_url(network_id: int) -> str:
@@ -201,13 +216,7 @@ async def qr(network_id: int) -> ResponseReturnValue:
     if network is None:
         return await not_found()
     url = terminal_url(network_id)
-    return await render_template(
-        "info.html",
-        network=network,
-        model_rows=model_rows(network),
-        data=await page_data(network, keep=2),
-        qr={"url": url, "image": qr_data_uri(url)},
-    )
+    return await _render_info(network, {"url": url, "image": qr_data_uri(url)})
 
 
 @bp.get("/networks/<id:network_id>/info/qr.json")

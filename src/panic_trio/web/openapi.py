@@ -27,6 +27,11 @@ def _integer(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
 
 
+def _query_integer(name: str, minimum: int, maximum: int = 2**31 - 1) -> dict[str, Any]:
+    schema = {"type": "integer", "minimum": minimum, "maximum": maximum}
+    return {"name": name, "in": "query", "required": False, "schema": schema}
+
+
 def _operation(
     summary: str, ok: tuple[str, dict[str, Any]], errors: str, *, security: Any = _AUTH
 ) -> dict[str, Any]:
@@ -103,6 +108,27 @@ OPENAPI: Final[dict[str, Any]] = {
                     "updated_at": {"type": "string", "format": "date-time"},
                 },
             },
+            "Run": {
+                "type": "object",
+                "properties": {
+                    "network_id": {"type": "integer"},
+                    "run_number": {"type": "integer"},
+                    "prompt": {"type": "string"},
+                    "started_at": {"type": "string", "format": "date-time"},
+                    "ended_at": {"type": ["string", "null"], "format": "date-time"},
+                    "steps": {"type": "integer"},
+                    "last_sequence_number": {"type": "integer"},
+                    "ending": {"enum": ["running", "stopped", "replaced", "failed", "interrupted"]},
+                    "reason": {"type": ["string", "null"]},
+                    "cost": {
+                        "type": "object",
+                        "properties": {
+                            "amount": {"type": ["number", "null"]},
+                            "currency": {"type": "string"},
+                        },
+                    },
+                },
+            },
             "Network": {
                 "type": "object",
                 "properties": {
@@ -162,6 +188,21 @@ OPENAPI: Final[dict[str, Any]] = {
         },
         "/api/networks/{network_id}/runs": {
             "parameters": [_integer("network_id")],
+            "get": _operation(
+                "The network's runs, newest first; the next page is ?before=<next_before>",
+                (
+                    "200",
+                    _json(
+                        "a page of runs",
+                        {
+                            "runs": {"type": "array", "items": _ref("Run")},
+                            "next_before": {"type": ["integer", "null"]},
+                        },
+                    ),
+                ),
+                "401 404 422",
+            )
+            | {"parameters": [_query_integer("before", 1), _query_integer("limit", 1, 100)]},
             "post": {
                 **_operation(
                     "Start a run with {prompt}",
@@ -187,8 +228,26 @@ OPENAPI: Final[dict[str, Any]] = {
                 (
                     "200",
                     _json(
-                        "the run", {"invocations": {"type": "array", "items": _ref("Invocation")}}
+                        "the run",
+                        {
+                            "invocations": {"type": "array", "items": _ref("Invocation")},
+                            "run": _ref("Run"),
+                        },
                     ),
+                ),
+                "401 404",
+            ),
+        },
+        "/api/networks/{network_id}/runs/{run_number}/export": {
+            "parameters": [_integer("network_id"), _integer("run_number")],
+            "get": _operation(
+                "The run as one .zip: index.html (works offline), run.json and the media",
+                (
+                    "200",
+                    {
+                        "description": "a streamed zip",
+                        "content": {"application/zip": {"schema": {"type": "string"}}},
+                    },
                 ),
                 "401 404",
             ),

@@ -19,6 +19,7 @@ from panic_trio.panic import Panic
 from panic_trio.settings import Settings
 from panic_trio.web.encoding import EventEncoder, feed_message, network_message
 from panic_trio.web.ratelimit import RateLimiter
+from panic_trio.web.run_links import RunLinks
 from panic_trio.web.terminal_tokens import TerminalTokens
 
 EXTENSION: Final = "panic_web"
@@ -64,6 +65,7 @@ class WebState:
     login_limiter: RateLimiter
     prompt_limiter: RateLimiter
     going_away: trio.Event
+    run_links: RunLinks
     sockets: SocketRegistry = field(default_factory=SocketRegistry)
     metrics: Metrics | None = None
     network_encoder: EventEncoder = field(default_factory=lambda: EventEncoder(network_message))

@@ -1,6 +1,7 @@
 // The public info page: last prompt and current output, live; and the QR
 // code, refreshed every 5 minutes so it always carries a valid token.
 import { connect, Display, pageData } from "./live.js";
+import { setupRing } from "./ring.js";
 
 const QR_REFRESH_MS = 5 * 60 * 1000;
 const data = pageData();
@@ -8,6 +9,7 @@ const lastPrompt = document.getElementById("last-prompt");
 const display = new Display(document.getElementById("current-output"),
                             { mode: "single", stride: 1, offset: 0, showInvoking: false },
                             data.catalog, data.base_url);
+const ring = setupRing(document.getElementById("network-ring"), data);
 const showGenesis = (genesis) => { if (genesis) lastPrompt.textContent = genesis.input; };
 
 display.adopt(data.status.genesis);  // first: a long run's tail may not include its genesis
@@ -16,9 +18,11 @@ connect(`/ws/networks/${data.network_id}`, {
   onMessage: (message) => {
     if (message.type === "status") {
       display.adopt(message.status.genesis);
+      ring.status(message.status);
       showGenesis(message.status.genesis);
     } else if (message.type === "invocation") {
       display.show(message.invocation);
+      ring.show(message.invocation);
       if (message.invocation.sequence_number === 0) showGenesis(message.invocation);
     }
   },

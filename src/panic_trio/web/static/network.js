@@ -1,6 +1,7 @@
 // The control panel: editor, terminal, runner status, Stop and the 2 x 3 grid.
 import { clockOffset, connect, csrfToken, Display, pageData } from "./live.js";
 import { setupEditor } from "./editor.js";
+import { setupRing } from "./ring.js";
 import { setupStatus } from "./status.js";
 import { setupTerminal } from "./terminal.js";
 
@@ -16,6 +17,7 @@ for (const invocation of data.invocations) grid.show(invocation);
 setupEditor(document.getElementById("model-editor"), data);
 const status = setupStatus(document.getElementById("runner-status"), offset);
 status.update(data.status);
+const ring = setupRing(document.getElementById("network-ring"), data);
 
 const terminal = setupTerminal(document.querySelector("[data-terminal]"), data, offset,
                                { onGenesis: showGenesis });
@@ -25,11 +27,13 @@ terminal.attach(connect(`/ws/networks/${data.network_id}`, {
   onMessage: (message) => {
     if (message.type === "status") {
       status.update(message.status);
+      ring.status(message.status);
       terminal.status(message.status);
       grid.adopt(message.status.genesis);
       showGenesis(message.status.genesis);
     } else if (message.type === "invocation") {
       grid.show(message.invocation);
+      ring.show(message.invocation);
       if (message.invocation.sequence_number === 0) showGenesis(message.invocation);
     } else if (message.type !== "archived") {
       terminal.reply(message);

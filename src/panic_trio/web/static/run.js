@@ -1,0 +1,88 @@
+// A run's page, live: steps of this run are added or updated as they change.
+// Model output is untrusted: only textContent and src attributes are used.
+// On a public (shared) page failure reasons are never shown.
+import { connect, mediaSrc, pageData } from "./live.js";
+
+const data = pageData();
+const chain = document.getElementById("chain");
+const steps = document.getElementById("run-steps");
+const ending = document.getElementById("run-ending");
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function output(invocation) {
+  const kind = data.catalog[invocation.model]?.output ?? "text";
+  if (invocation.state === "failed") {
+    const reason = data.owner ? invocation.metadata?.error : null;
+    return el("p", "step-failed", reason ? `failed: ${reason}` : "failed");
+  }
+  if (invocation.state !== "completed") return el("p", "muted", `${invocation.state}…`);
+  if (kind === "image") {
+    const img = el("img");
+    img.src = mediaSrc(invocation.output ?? "", data.base_url);
+    img.alt = `output of step ${invocation.sequence_number}`;
+    return img;
+  }
+  if (kind === "audio") {
+    const audio = el("audio");
+    audio.controls = true;
+    audio.preload = "none";
+    audio.src = mediaSrc(invocation.output ?? "", data.base_url);
+    return audio;
+  }
+  return el("p", "step-text", invocation.output ?? "");
+}
+
+function meta(invocation, previous) {
+  const parts = [new Date(invocation.inserted_at).toISOString().slice(11, 19)];
+  const took = invocation.metadata?.latency_ms;
+  if (typeof took === "number") parts.push(`took ${(took / 1000).toFixed(2)} s`);
+  const before = previous?.querySelector("time")?.getAttribute("datetime");
+  if (before) {
+    const gap = (Date.parse(invocation.inserted_at) - Date.parse(before)) / 1000;
+    parts.push(`${gap.toFixed(2)} s after the previous step`);
+  }
+  const line = el("p", "step-meta");
+  const time = el("time", "", parts[0]);
+  time.setAttribute("datetime", invocation.inserted_at);
+  line.append(time, ` · ${parts.slice(1).join(" · ")}`);
+  return line;
+}
+
+function upsert(invocation) {
+  const id = `step-${invocation.sequence_number}`;
+  const old = document.getElementById(id);
+  const previous = document.getElementById(`step-${invocation.sequence_number - 1}`);
+  const item = el("li", `step state-${invocation.state}`);
+  item.id = id;
+  item.dataset.sequence = invocation.sequence_number;
+  const label = data.catalog[invocation.model];
+  const name = label ? `${label.name} (${label.input} -> ${label.output})` : invocation.model;
+  item.append(el("h2", "step-title", `#${invocation.sequence_number} · ${name}`),
+              meta(invocation, previous), el("div", "step-output"));
+  item.lastChild.append(output(invocation));
+  if (old) old.replaceWith(item); else chain.append(item);
+  steps.textContent = chain.querySelectorAll(".step.state-completed").length;
+}
+
+connect(`/ws/networks/${data.network_id}`, {
+  onMessage: (message) => {
+    const invocation = message.invocation;
+    if ((message.type === "invocation" || message.type === "archived")
+        && invocation?.run_number === data.run_number) {
+      upsert(invocation);
+    } else if (message.type === "status" && ending.dataset.ending === "running") {
+      const genesis = message.status.genesis;
+      const active = ["invoking", "waiting"].includes(message.status.state);
+      if (!active || (genesis && genesis.run_number !== data.run_number)) {
+        ending.dataset.ending = "ended";
+        ending.textContent = "ended (reload for details)";
+      }
+    }
+  },
+});
