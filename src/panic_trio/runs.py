@@ -147,6 +147,8 @@ class RunMethods:
         it is anchored on a run number, not an offset.
         """
         rows = await self.store.read(run_queries.history, network_id, before, limit)
+        if any(not row.kept and row.last_state not in ACTIVE_STATES for row in rows):
+            await self.store.write(run_queries.keep, rows)
         return [summary_of(row) for row in rows]
 
     async def run_summary(self, network_id: int, run_number: int) -> RunSummary:

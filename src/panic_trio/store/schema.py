@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -161,6 +162,29 @@ run_shares = Table(
     Column("network_id", Integer, ForeignKey("networks.id", ondelete="CASCADE"), nullable=False),
     Column("nonce", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Run totals (migration 0003): what the history shows of a run that has
+# ended, kept once it is first listed. An ended run never changes, so this
+# cannot go stale, and a page of long runs no longer reads every step.
+run_totals = Table(
+    "run_totals",
+    metadata,
+    Column(
+        "run_number",
+        Integer,
+        ForeignKey("invocations.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("network_id", Integer, ForeignKey("networks.id", ondelete="CASCADE"), nullable=False),
+    Column("completed", Integer, nullable=False),
+    Column("costed", Integer, nullable=False),
+    Column("cost_total", Float, nullable=True),
+    Column("last_sequence", Integer, nullable=False),
+    Column("last_state", String(16), nullable=False),
+    Column("last_metadata", JSON, nullable=False),
+    Column("last_updated_at", UTCDateTime, nullable=False),
 )
 
 # Installations (migration 0002): a named, ordered list of watchers for one

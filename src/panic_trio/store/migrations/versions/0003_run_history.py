@@ -1,4 +1,4 @@
-"""Run history: an index over each network's geneses, and public run shares.
+"""Run history: an index over each network's geneses, ended runs' totals, public run shares.
 
 Revision ID: 0003
 Revises: 0002
@@ -42,8 +42,34 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
     )
+    op.create_table(
+        "run_totals",
+        sa.Column("run_number", sa.Integer, autoincrement=False),
+        sa.Column("network_id", sa.Integer, nullable=False),
+        sa.Column("completed", sa.Integer, nullable=False),
+        sa.Column("costed", sa.Integer, nullable=False),
+        sa.Column("cost_total", sa.Float, nullable=True),
+        sa.Column("last_sequence", sa.Integer, nullable=False),
+        sa.Column("last_state", sa.String(16), nullable=False),
+        sa.Column("last_metadata", sa.JSON, nullable=False),
+        sa.Column("last_updated_at", UTCDateTime, nullable=False),
+        sa.PrimaryKeyConstraint("run_number", name="pk_run_totals"),
+        sa.ForeignKeyConstraint(
+            ["run_number"],
+            ["invocations.id"],
+            name="fk_run_totals_run_number_invocations",
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["network_id"],
+            ["networks.id"],
+            name="fk_run_totals_network_id_networks",
+            ondelete="CASCADE",
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("run_totals")
     op.drop_table("run_shares")
     op.drop_index("ix_invocations_run_history", table_name="invocations")
