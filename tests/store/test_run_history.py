@@ -1,4 +1,4 @@
-"""Run history over invocations, on SQLite and PostgreSQL: endings, counts, cost, keyset pages, shares."""
+"""Run history on SQLite and PostgreSQL: endings, counts, cost, keyset pages, shares."""
 
 from __future__ import annotations
 
@@ -64,7 +64,8 @@ async def test_three_runs_stopped_failed_running_show_their_ending_and_counts(
                 (stopped, "first", 3, "stopped", None),
             ]
             assert page[0].ended_at is None
-            assert page[1].ended_at is not None and page[1].ended_at >= page[1].started_at
+            assert page[1].ended_at is not None
+            assert page[1].ended_at >= page[1].started_at
             assert [s.last_sequence_number for s in page] == [4, 2, 3]
 
 
