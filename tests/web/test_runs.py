@@ -143,6 +143,8 @@ async def test_a_private_run_is_404_and_a_public_link_works_until_revoked(world:
         text = await text_of(shown)
         assert "second" in text
         assert "HTTP 400" not in text  # failure reasons are the owner's
+        assert "failed" not in re.sub(r"<[^>]+>", "", text.split('id="chain"')[1])  # visible text
+        assert "no output" in text
         assert 'data-ending="failed">ended' in text
         assert "Make public" not in text
         assert "Export" not in text

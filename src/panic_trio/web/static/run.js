@@ -1,6 +1,6 @@
 // A run's page, live: steps of this run are added or updated as they change.
 // Model output is untrusted: only textContent and src attributes are used.
-// On a public (shared) page failure reasons are never shown.
+// On a public (shared) page no failure or cancellation text is shown.
 import { connect, mediaSrc, pageData } from "./live.js";
 
 const data = pageData();
@@ -18,7 +18,8 @@ function el(tag, className, text) {
 function output(invocation) {
   const kind = data.catalog[invocation.model]?.output ?? "text";
   if (invocation.state === "failed") {
-    const reason = data.owner ? invocation.metadata?.error : null;
+    if (!data.owner) return el("p", "muted", "no output");  // public: no failure text
+    const reason = invocation.metadata?.error;
     return el("p", "step-failed", reason ? `failed: ${reason}` : "failed");
   }
   if (invocation.state !== "completed") return el("p", "muted", `${invocation.state}…`);
