@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 from tests.e2e.test_browser import WAIT_MS, Live, api, browser, live, page, sign_in
 
@@ -68,7 +68,12 @@ def test_the_exported_zip_works_offline_from_file_urls(
     requests: list[str] = []
     dialogs: list[str] = []
     offline.on("request", lambda request: requests.append(request.url))
-    offline.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def refuse(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    offline.on("dialog", refuse)
     offline.goto(index, wait_until="load")
 
     expect(offline.locator("#prompt")).to_have_text(PROMPT)  # the <script> is text

@@ -194,7 +194,7 @@ async def test_export_downloads_from_the_page_and_the_api(world: World) -> None:
             response.headers["Content-Disposition"]
             == f'attachment; filename="panic-run-{stopped}.zip"'
         )
-        archive = unzip(await response.get_data())
+        archive = unzip(await response.get_data(as_text=False))
         names = archive.namelist()
         assert re.fullmatch(r"media/00000-dummy-t2i\.(png|webp)", names[0])  # archived yet or not
         assert names[1:] == ["run.json", "index.html"]
@@ -205,7 +205,7 @@ async def test_export_downloads_from_the_page_and_the_api(world: World) -> None:
         headers = await api_key(world, world.owner.id)
         by_api = await client(world).get(f"/api{path}", headers=headers)
         assert by_api.status_code == 200
-        assert unzip(await by_api.get_data()).namelist()[1:] == names[1:]
+        assert unzip(await by_api.get_data(as_text=False)).namelist()[1:] == names[1:]
 
         other = await signed_in(world, world.other)
         assert (await other.get(path)).status_code == 404
