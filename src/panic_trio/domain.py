@@ -60,6 +60,8 @@ class Network:
     description: str
     models: tuple[str, ...]
     lockout_seconds: int = DEFAULT_LOCKOUT_SECONDS
+    daily_cap: float | None = None  # USD per day in the cap time zone; None: no cap
+    run_cap: float | None = None  # USD per run
 
     def to_json(self) -> dict[str, Any]:
         """The JSON API's shape."""
@@ -70,6 +72,8 @@ class Network:
             "description": self.description,
             "models": list(self.models),
             "lockout_seconds": self.lockout_seconds,
+            "daily_cap": self.daily_cap,
+            "run_cap": self.run_cap,
         }
 
 

@@ -13,6 +13,7 @@ boundary per library, so callers only ever catch these::
     │   ├── InvalidPrompt           empty, blank or over-long prompt
     │   └── InvalidWatcher          a display configuration is invalid
     ├── LockedOut                   a run is active and still in its lockout
+    ├── SpendingCapReached          a spending cap refuses new prompts until a time
     ├── PlatformError               a model call failed (after its own retries)
     │   ├── PlatformTimeout
     │   ├── PlatformRejected        the provider said no (status, message)
@@ -32,6 +33,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from panic_trio.domain import Invocation
 
 
@@ -87,6 +90,26 @@ class LockedOut(PanicError):
         super().__init__(f"Please wait before starting a new run ({retry_after:.1f} s left)")
         self.genesis = genesis
         self.retry_after = retry_after
+
+
+class SpendingCapReached(PanicError):
+    """A spending cap has been reached; prompts are refused until ``resumes_at``.
+
+    Attributes:
+        scope: ``network-day``, ``network-run`` or ``global-day``.
+        limit: the cap in USD.
+        resumes_at: when prompts are accepted again (UTC), or ``None``.
+        message: the refusal in plain words, for visitors.
+    """
+
+    def __init__(
+        self, message: str, *, scope: str, limit: float, resumes_at: datetime | None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.scope = scope
+        self.limit = limit
+        self.resumes_at = resumes_at
 
 
 class PlatformError(PanicError):

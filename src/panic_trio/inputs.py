@@ -17,7 +17,8 @@ from panic_trio.models import check_network
 MAX_NAME_CHARS: Final = 200
 MAX_DESCRIPTION_CHARS: Final = 10_000
 MAX_LOCKOUT_SECONDS: Final = 24 * 3600
-NETWORK_FIELDS: Final = ("name", "description", "models", "lockout_seconds")
+MAX_CAP_USD: Final = 1_000_000.0
+NETWORK_FIELDS: Final = ("name", "description", "models", "lockout_seconds", "daily_cap", "run_cap")
 _EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -85,6 +86,18 @@ def check_lockout(value: object) -> int:
     return value
 
 
+def check_cap(value: object, field: str) -> float | None:
+    """A spending cap in USD: ``None`` (no cap) or an amount from 0 to a million."""
+    if value is None:
+        return None
+    words = field.replace("_", " ")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput(f"{words} must be an amount in USD, or empty for none", field=field)
+    if not (0 <= value <= MAX_CAP_USD):
+        raise InvalidInput(f"{words} must be between 0 and {MAX_CAP_USD:,.0f} USD", field=field)
+    return float(value)
+
+
 def check_models(models: object) -> list[str]:
     """A model list that forms a runnable cycle (the original's messages)."""
     if isinstance(models, str) or not isinstance(models, list | tuple):
@@ -116,4 +129,7 @@ def check_network_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
         cleaned["models"] = check_models(fields["models"])
     if "lockout_seconds" in fields:
         cleaned["lockout_seconds"] = check_lockout(fields["lockout_seconds"])
+    for cap in ("daily_cap", "run_cap"):
+        if cap in fields:
+            cleaned[cap] = check_cap(fields[cap], cap)
     return cleaned

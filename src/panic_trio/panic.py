@@ -9,8 +9,9 @@ the next time.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from panic_trio.errors import ArchiveError, InvalidInput, NotFound
 from panic_trio.export import RunExporter, prepare_export
 from panic_trio.inputs import check_email, check_network_fields
 from panic_trio.installations import InstallationMethods, vestaboard_dispatcher
+from panic_trio.models.prices import load_prices
 from panic_trio.platforms.base import Platform
 from panic_trio.platforms.policy import invoke_with_policy
 from panic_trio.platforms.registry import Platforms, open_platforms
@@ -168,8 +170,10 @@ class Panic(InstallationMethods, RunMethods):
         models: list[str],
         description: str = "",
         lockout_seconds: int = DEFAULT_LOCKOUT_SECONDS,
+        daily_cap: float | None = None,
+        run_cap: float | None = None,
     ) -> Network:
-        """Create a network; its cycle must be valid.
+        """Create a network; its cycle must be valid. Caps are USD (``None``: none).
 
         Raises:
             InvalidNetwork: the cycle cannot run (the reason says why).
@@ -182,6 +186,8 @@ class Panic(InstallationMethods, RunMethods):
                 "description": description,
                 "models": models,
                 "lockout_seconds": lockout_seconds,
+                "daily_cap": daily_cap,
+                "run_cap": run_cap,
             }
         )
         await self.get_user(owner_id)
@@ -191,18 +197,22 @@ class Panic(InstallationMethods, RunMethods):
             cleaned["description"],
             cleaned["models"],
             cleaned["lockout_seconds"],
+            {"daily_cap": cleaned["daily_cap"], "run_cap": cleaned["run_cap"]},
         )
 
     async def update_network(self, network_id: int, **fields: Any) -> Network:
-        """Change ``name``, ``description``, ``models`` or ``lockout_seconds``.
+        """Change ``name``, ``description``, ``models``, ``lockout_seconds`` or the caps.
 
-        A model change takes effect at the run's next step. Invalid values
+        A model change takes effect at the run's next step, a cap change
+        before the next call. Invalid values
         raise before anything is written.
         """
         cleaned = check_network_fields(fields)
         if not cleaned:
             return await self.get_network(network_id)
-        return await self.store.update_network(network_id, cleaned)
+        network = await self.store.update_network(network_id, cleaned)
+        self.engine.network_changed(network)
+        return network
 
     async def get_network(self, network_id: int) -> Network:
         """The network, or :class:`NotFound`."""
@@ -286,6 +296,7 @@ async def open_panic(
     *,
     platforms: Mapping[str, Platform] | None = None,
     inline: bool = False,
+    now: Callable[[], datetime] | None = None,
 ) -> AsyncIterator[Panic]:
     """Open the store, the platforms and the engine, and give a :class:`Panic`.
 
@@ -294,6 +305,8 @@ async def open_panic(
         platforms: extra or replacement platforms by name (tests, plug-ins).
         inline: run blocking calls on the event loop instead of threads, for
             deterministic tests with Trio's ``MockClock`` only.
+        now: the wall clock for stored times and spending days (tests tie it
+            to Trio's clock).
 
     Entering migrates the database and resumes interrupted runs; exiting ends
     every run without failing it.
@@ -302,10 +315,13 @@ async def open_panic(
     files = ThreadSeam("secret-key-file", 1, inline=inline)
     secret = await files.run(tokens.load_secret_key, settings.secret_key, settings.data_dir)
     cipher = tokens.TokenCipher(secret)
+    prices = await files.run(load_prices, settings.prices)
     async with (
         open_store(settings.database_url, inline=inline) as store,
         open_platforms(settings, inline=inline) as available,
     ):
+        if now is not None:
+            store.now = now
         by_name = {**available.by_name, **(platforms or {})}
         resolved = dataclasses.replace(available, by_name=by_name)
 
@@ -328,6 +344,7 @@ async def open_panic(
                 invoke=invoke_with_policy,
                 on_completed=archive.submit,
                 boards=boards,
+                prices=prices,
             ) as engine,
         ):
             archive.attach(engine)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,6 +147,9 @@ class Settings:
     alert_disk_free_percent: float = 5.0
     alert_cooldown: float = 3600.0
     alert_check_every: float = 60.0
+    prices: Path | None = None
+    global_daily_cap: float | None = None
+    cap_timezone: str = "UTC"
 
     def __post_init__(self) -> None:
         if isinstance(self.backoff, str):
@@ -164,6 +168,21 @@ class Settings:
             value = getattr(self, name)
             if not (value >= 0 and math.isfinite(value)):
                 raise ConfigError(f"{name} must be a finite number >= 0, not {value}")
+        if self.global_daily_cap is not None and not (
+            self.global_daily_cap >= 0 and math.isfinite(self.global_daily_cap)
+        ):
+            raise ConfigError(
+                f"global_daily_cap must be a finite amount >= 0 (USD), not {self.global_daily_cap}"
+            )
+        try:
+            zoneinfo.ZoneInfo(self.cap_timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                "cap_timezone must be a time zone name such as UTC or Europe/Berlin, "
+                f"not {self.cap_timezone!r}"
+            ) from None
+        if self.prices is not None:
+            object.__setattr__(self, "prices", Path(self.prices))
         if self.platform_retries < 0:
             raise ConfigError("platform_retries must be >= 0")
         if not self.database_url.startswith(("sqlite:", "postgresql")):
@@ -202,6 +221,11 @@ class Settings:
         """The parsed backoff tiers (``backoff`` is always parsed after init)."""
         assert not isinstance(self.backoff, str)
         return self.backoff
+
+    @property
+    def cap_zone(self) -> zoneinfo.ZoneInfo:
+        """The time zone whose midnight starts a spending day."""
+        return zoneinfo.ZoneInfo(self.cap_timezone)
 
     @property
     def base_url(self) -> str:
@@ -274,4 +298,6 @@ _PARSERS: Final[dict[str, Callable[[str], object]]] = {
     "alert_disk_free_percent": _parse_number,
     "alert_cooldown": parse_duration,
     "alert_check_every": parse_duration,
+    "prices": lambda text: Path(text) if text else None,
+    "global_daily_cap": lambda text: _parse_number(text) if text.strip() else None,
 }

@@ -26,13 +26,16 @@ class Script:
 
     ``polls`` is the number of GETs before the prediction settles (0: it is
     created settled; ``None``: it never settles). It settles as ``status``
-    with ``output`` or ``error``.
+    with ``output`` or ``error``; a settled prediction reports ``metrics`` as
+    Replicate does (``predict_time`` in seconds; official models add
+    ``image_count`` or token counts).
     """
 
     output: Any = "fake output"
     status: str = "succeeded"
     error: Any = None
     polls: int | None = 2
+    metrics: dict[str, Any] = field(default_factory=lambda: {"predict_time": 2.5})
 
 
 @dataclass
@@ -62,6 +65,7 @@ class FakePrediction:
                 "cancel": f"/v1/predictions/{self.id}/cancel",
             },
             "completed_at": "2026-11-28T00:00:00Z" if done else None,
+            "metrics": dict(self.script.metrics) if done else {},
         }
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import trio
 
-from panic_trio.domain import Event, Invocation, RunnerStatus
+from panic_trio.domain import Event, Invocation, Network, RunnerStatus
 from panic_trio.engine.boards import Boards
 from panic_trio.engine.broadcast import Broadcast, Subscription
 from panic_trio.engine.requests import (
@@ -31,6 +31,7 @@ from panic_trio.engine.runner import STOPPED, NetworkRunner
 from panic_trio.errors import PanicError
 from panic_trio.inputs import check_prompt
 from panic_trio.models import check_network
+from panic_trio.models.prices import PriceTable, builtin_prices
 from panic_trio.platforms.base import Call, Platform, Result
 from panic_trio.settings import Settings
 from panic_trio.store import invocations as invocation_queries
@@ -69,6 +70,12 @@ class Engine:
     def statuses(self) -> dict[int, RunnerStatus]:
         """The status of every network that has a runner."""
         return {network_id: r.status for network_id, r in self._runners.items()}
+
+    def network_changed(self, network: Network) -> None:
+        """Tell the network's runner about an edit (its caps apply from the next call)."""
+        runner = self._runners.get(network.id)
+        if runner is not None:
+            runner.network_changed(network)
 
     def hub(self, network_id: int) -> Broadcast[Event]:
         """The event hub of one network (created on first use)."""
@@ -188,6 +195,7 @@ async def open_engine(
     on_completed: CompletionHook = _ignore_completion,
     now: Callable[[], datetime] | None = None,
     boards: Boards | None = None,
+    prices: PriceTable | None = None,
 ) -> AsyncIterator[Engine]:
     """Run the engine; entering recovers interrupted runs, exiting ends all runs.
 
@@ -203,6 +211,7 @@ async def open_engine(
         on_completed=on_completed,
         feed=Broadcast[Event](buffer=256),
         now=now or store.now,
+        prices=prices if prices is not None else builtin_prices(),
         boards=boards,
     )
     async with trio.open_nursery() as nursery:

@@ -17,6 +17,7 @@ import trio
 from panic_trio.domain import Event, Invocation, Network
 from panic_trio.engine.boards import Boards, TokenLookup
 from panic_trio.engine.broadcast import Broadcast
+from panic_trio.models.prices import PriceTable
 from panic_trio.platforms.base import Call, Platform, Result
 from panic_trio.settings import Settings
 from panic_trio.store.store import Store
@@ -99,4 +100,5 @@ class RunnerDeps:
     on_completed: CompletionHook
     feed: Broadcast[Event]
     now: Callable[[], datetime]
+    prices: PriceTable
     boards: Boards | None = None  # Vestaboard dispatch (engine/boards.py)

@@ -24,6 +24,7 @@ from panic_trio.engine import schedule
 from panic_trio.engine.boards import RunBoards
 from panic_trio.engine.broadcast import Broadcast
 from panic_trio.engine.requests import Request, Resume, RunnerDeps, Start, Stop
+from panic_trio.engine.spending import RunSpending
 from panic_trio.errors import (
     LockedOut,
     MissingToken,
@@ -61,6 +62,7 @@ class NetworkRunner:
         self._genesis_at = 0.0
         self._lockout_until = 0.0
         self._pending: Invocation | None = None
+        self._spending = RunSpending(deps.store, deps.settings, deps.prices, deps.now)
 
     async def request(self, request: Request) -> None:
         """Hand a request to the loop (waits until the loop takes it)."""
@@ -87,6 +89,10 @@ class NetworkRunner:
         else:
             request.reply.send(await outcome.acapture(self._resume, request))
 
+    def network_changed(self, network: Network) -> None:
+        """An edit of the network: its caps apply from the next call."""
+        self._spending.use(network)
+
     @property
     def active(self) -> bool:
         """True while a run's task is alive."""
@@ -98,6 +104,8 @@ class NetworkRunner:
             remaining = schedule.lockout_remaining(self._genesis_at, now, network.lockout_seconds)
             if remaining > 0 and self.status.state != "failed":  # failed: only board sends left
                 raise LockedOut(self.status.genesis, remaining)
+        await self._spending.check_start(network)
+        if self.active:
             await self._cancel(REPLACED)
         genesis = await self._deps.store.create_genesis(network.id, network.models[0], prompt)
         # The lockout runs from when the genesis exists (its inserted_at), not
@@ -139,6 +147,7 @@ class NetworkRunner:
         self._run_done = trio.Event()
         self._cancel_reason = SHUTDOWN  # any cancel not asked for by _cancel() is a shutdown
         self._pending = first
+        self._spending.use(network)
         self._set_status(genesis=genesis, current=first, error=None)
         self._nursery.start_soon(
             self._run, network, first, start_at, self._scope, self._run_done, announce
@@ -199,6 +208,12 @@ class NetworkRunner:
             self._set_status(state="waiting", current=current, next_at=start_at)
             await trio.sleep_until(start_at)
         while True:
+            breach = await self._spending.breach(network.id, current.run_number, current.model)
+            if breach is not None:
+                logger.info("network %s: %s", self.network_id, breach.error)
+                metadata = {"error": breach.error, "cap": breach.to_json()}
+                await self._finish_pending(metadata, error=breach.error)
+                return
             if current.state != "invoking":
                 current = await store.set_invoking(current.id)
             self._pending = current
@@ -213,11 +228,9 @@ class NetworkRunner:
             now = trio.current_time()
             floor = await boards.prepare(current, result.output)
             delay = schedule.next_delay(now - self._genesis_at, self._backoff, floor=floor)
+            metadata, cost = self._spending.cost(current.model, result.metadata)
             done, current = await store.complete_and_prepare_next(
-                current.id,
-                result.output,
-                result.metadata,
-                start_next=delay <= 0,
+                current.id, result.output, metadata, start_next=delay <= 0, cost=cost
             )
             self._pending = current
             boards.dispatch(done)

@@ -156,7 +156,8 @@ class GeminiPlatform:
         reply = await retrying(
             once, policy=self._retry, platform=PLATFORM, model=model_id, meter=meter
         )
-        return Result(parse_reply(reply, model_id), meter.metadata())
+        text = parse_reply(reply, model_id)
+        return Result(text, {**meter.metadata(), "usage": reply_usage(reply)})
 
     async def _fetch_audio(self, url: str, model_id: str, meter: CallMeter) -> tuple[bytes, str]:
         target = f"the audio at {url}"
@@ -219,6 +220,26 @@ class GeminiPlatform:
                 model=model_id,
             )
         return response.content, mime_type
+
+
+def reply_usage(reply: dict[str, Any]) -> dict[str, int]:
+    """The billed tokens in ``usageMetadata``: thinking tokens are billed as output."""
+    meta = reply.get("usageMetadata")
+    if not isinstance(meta, dict):
+        return {}
+
+    def count(key: str) -> int | None:
+        value = meta.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    usage: dict[str, int] = {}
+    prompt = count("promptTokenCount")
+    if prompt is not None:
+        usage["input_tokens"] = prompt
+    output = count("candidatesTokenCount")
+    if output is not None:
+        usage["output_tokens"] = output + (count("thoughtsTokenCount") or 0)
+    return usage
 
 
 def parse_reply(reply: dict[str, Any], model_id: str) -> str:

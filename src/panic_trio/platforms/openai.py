@@ -95,7 +95,20 @@ class OpenAIPlatform:
         reply = await retrying(
             once, policy=self._retry, platform=PLATFORM, model=model_id, meter=meter
         )
-        return Result(parse_completion(reply, model_id), meter.metadata())
+        text = parse_completion(reply, model_id)
+        return Result(text, {**meter.metadata(), "usage": completion_usage(reply)})
+
+
+def completion_usage(reply: dict[str, Any]) -> dict[str, int]:
+    """The billed tokens OpenAI reports in ``usage`` (missing counts are left out)."""
+    usage = reply.get("usage")
+    if not isinstance(usage, dict):
+        return {}
+    counts = {
+        "input_tokens": usage.get("prompt_tokens"),
+        "output_tokens": usage.get("completion_tokens"),
+    }
+    return {k: v for k, v in counts.items() if isinstance(v, int) and not isinstance(v, bool)}
 
 
 def _raise_if_filtered(response: httpx.Response, model_id: str) -> None:

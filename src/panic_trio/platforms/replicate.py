@@ -130,7 +130,7 @@ class ReplicatePlatform:
         meter = CallMeter()
         request = spec.build(call.input)
         if isinstance(request, Passthrough):
-            return Result(request.output, meter.metadata())
+            return Result(request.output, {**meter.metadata(), "usage": {}})
         token = require_token(call.token, PLATFORM, model_id)
         path = request.path or call.model.path
         timeout = self._poll.timeout_seconds
@@ -154,7 +154,7 @@ class ReplicatePlatform:
             raise PlatformRejected(
                 f"{model_id} returned an empty output", platform=PLATFORM, model=model_id
             )
-        return Result(text, meter.metadata())
+        return Result(text, {**meter.metadata(), "usage": prediction_usage(prediction)})
 
     async def _run(
         self, path: str, data: dict[str, Any], token: str, model_id: str, meter: CallMeter
@@ -287,6 +287,35 @@ def _headers(token: str) -> dict[str, str]:
 def _brief(value: Any) -> str:
     text = json.dumps(value, default=str)
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+def prediction_usage(prediction: Mapping[str, Any]) -> dict[str, float]:
+    """What Replicate bills a settled prediction by, from its ``metrics`` and output.
+
+    ``predict_time`` (seconds of compute) for models billed by hardware time,
+    token counts for language models, and the number of outputs (``image_count``
+    when Replicate reports it, else the length of a list output, else one).
+    """
+    metrics = prediction.get("metrics")
+    metrics = metrics if isinstance(metrics, dict) else {}
+    usage: dict[str, float] = {}
+    for usage_key, metric in (
+        ("seconds", "predict_time"),
+        ("input_tokens", "input_token_count"),
+        ("output_tokens", "output_token_count"),
+    ):
+        value = metrics.get(metric)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            usage[usage_key] = value
+    images = metrics.get("image_count")
+    output = prediction.get("output")
+    if isinstance(images, int) and not isinstance(images, bool):
+        usage["outputs"] = images
+    elif isinstance(output, list):
+        usage["outputs"] = len(output)
+    elif output is not None:
+        usage["outputs"] = 1
+    return usage
 
 
 def _settled_output(prediction: Mapping[str, Any], model_id: str) -> Any:

@@ -93,6 +93,8 @@ _COMPLETE: Final = (
         output=bindparam("new_output"),
         metadata=bindparam("new_metadata", type_=_T.c.metadata.type),
         updated_at=bindparam("now", type_=_T.c.updated_at.type),
+        cost=bindparam("new_cost", type_=_T.c.cost.type),
+        cost_at=bindparam("now", type_=_T.c.cost_at.type),
     )
     .returning(_T)
 )
@@ -134,8 +136,12 @@ def complete_and_prepare_next(
     now: datetime,
     *,
     start_next: bool = False,
+    cost: float | None = None,
 ) -> tuple[Invocation, Invocation]:
     """Mark the invocation ``completed`` and create the next one.
+
+    ``cost`` (USD, ``None`` when unknown) is written with ``cost_at = now``
+    beside ``metadata.cost`` so spending sums are index scans.
 
     ``metadata`` is merged into the row's (Vestaboard results may have been
     written while it was invoking). The next row is ``ready``, or already
@@ -153,6 +159,7 @@ def complete_and_prepare_next(
             "row_id": invocation_id,
             "new_output": output,
             "new_metadata": {**current.metadata, **metadata},
+            "new_cost": cost,
             "now": now,
         },
     ).first()

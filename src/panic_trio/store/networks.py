@@ -21,6 +21,8 @@ def network_from_row(row: Any) -> Network:
         description=row.description,
         models=tuple(row.models),
         lockout_seconds=row.lockout_seconds,
+        daily_cap=row.daily_cap,
+        run_cap=row.run_cap,
     )
 
 
@@ -32,6 +34,7 @@ def insert_network(
     models: list[str],
     lockout_seconds: int,
     now: datetime,
+    caps: dict[str, float | None] | None = None,
 ) -> Network:
     """Create a network (already validated by the caller)."""
     row = conn.execute(
@@ -42,6 +45,7 @@ def insert_network(
             description=description,
             models=models,
             lockout_seconds=lockout_seconds,
+            **(caps or {}),
             created_at=now,
             updated_at=now,
         )

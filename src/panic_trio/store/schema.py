@@ -119,6 +119,8 @@ networks = Table(
     Column("description", Text, nullable=False, default=""),
     Column("models", JSON, nullable=False),
     Column("lockout_seconds", Integer, nullable=False, default=30),
+    Column("daily_cap", Float, nullable=True),  # USD per day (migration 0004)
+    Column("run_cap", Float, nullable=True),  # USD per run
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index(None, "owner_id"),
@@ -138,12 +140,18 @@ invocations = Table(
     Column("metadata", JSON, nullable=False),
     Column("inserted_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Migration 0004: metadata.cost.amount (USD) and when it was spent, for
+    # index-served sums (caps, burn rates); see docs/architecture.md.
+    Column("cost", Float, nullable=True),
+    Column("cost_at", UTCDateTime, nullable=True),
     # Also the index behind "latest run of a network": (network_id, max run_number).
     UniqueConstraint("network_id", "run_number", "sequence_number", name="uq_invocations_in_run"),
     Index("ix_invocations_active", "state"),
     # Run history (migration 0003): a network's geneses by run number, so a
     # page of runs reads about as many index entries as it shows.
     Index("ix_invocations_run_history", "network_id", "sequence_number", "run_number"),
+    Index("ix_invocations_spend", "network_id", "cost_at"),
+    Index("ix_invocations_cost_at", "cost_at"),
 )
 
 # Run shares (migration 0003): a run the owner made public. The link carries

@@ -96,11 +96,24 @@ class Store:
     # Networks
 
     async def create_network(
-        self, owner_id: int, name: str, description: str, models: list[str], lockout: int
+        self,
+        owner_id: int,
+        name: str,
+        description: str,
+        models: list[str],
+        lockout: int,
+        caps: dict[str, float | None] | None = None,
     ) -> Network:
         """Create a network (validated by the caller)."""
         return await self.write(
-            networks.insert_network, owner_id, name, description, models, lockout, self.now()
+            networks.insert_network,
+            owner_id,
+            name,
+            description,
+            models,
+            lockout,
+            self.now(),
+            caps,
         )
 
     async def get_network(self, network_id: int) -> Network:
@@ -136,8 +149,12 @@ class Store:
         metadata: Mapping[str, Any],
         *,
         start_next: bool = False,
+        cost: float | None = None,
     ) -> tuple[Invocation, Invocation]:
-        """Complete an invocation and create the next (``invoking`` if ``start_next``)."""
+        """Complete an invocation (spending ``cost``) and create the next.
+
+        The next is ``invoking`` if ``start_next``.
+        """
         return await self.write(
             invocations.complete_and_prepare_next,
             invocation_id,
@@ -145,6 +162,7 @@ class Store:
             metadata,
             self.now(),
             start_next=start_next,
+            cost=cost,
         )
 
     async def fail(self, invocation_id: int, metadata: Mapping[str, Any]) -> Invocation:

@@ -182,6 +182,8 @@ async def create_network() -> Any:
             models=body.get("models", []),
             description=body.get("description", ""),
             lockout_seconds=body.get("lockout_seconds", 30),
+            daily_cap=body.get("daily_cap"),
+            run_cap=body.get("run_cap"),
         )
     except InvalidInput as exc:
         fail(422, "invalid_input", exc.message, field=exc.field)
@@ -199,7 +201,7 @@ async def get_network(network_id: int) -> Any:
 
 @bp.patch("/networks/<id:network_id>")
 async def update_network(network_id: int) -> Any:
-    """Change name, description, models or lockout; all or nothing."""
+    """Change name, description, models, lockout or caps; all or nothing."""
     user = await caller(write=True)
     await managed_network(network_id, user)
     body = await _json_object()

@@ -48,6 +48,8 @@ _NETWORK_FIELDS: Final[dict[str, Any]] = {
     "description": {"type": "string", "maxLength": 10_000},
     "models": {"type": "array", "items": {"type": "string"}, "minItems": 1},
     "lockout_seconds": {"type": "integer", "minimum": 0, "maximum": 86_400},
+    "daily_cap": {"type": ["number", "null"], "minimum": 0, "maximum": 1_000_000},
+    "run_cap": {"type": ["number", "null"], "minimum": 0, "maximum": 1_000_000},
 }
 _NULLABLE_INVOCATION: Final = {"oneOf": [_ref("Invocation"), {"type": "null"}]}
 _LOCKED_OUT: Final = {
@@ -138,6 +140,8 @@ OPENAPI: Final[dict[str, Any]] = {
                     "description": {"type": "string"},
                     "models": {"type": "array", "items": {"type": "string"}},
                     "lockout_seconds": {"type": "integer"},
+                    "daily_cap": {"type": ["number", "null"]},
+                    "run_cap": {"type": ["number", "null"]},
                 },
             },
             "Status": {
