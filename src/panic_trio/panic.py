@@ -42,6 +42,7 @@ from panic_trio.platforms.registry import Platforms, open_platforms
 from panic_trio.runs import RunMethods
 from panic_trio.security import passwords, tokens
 from panic_trio.settings import Settings
+from panic_trio.spending import SpendingReport
 from panic_trio.store import accounts
 from panic_trio.store.store import Store, open_store
 
@@ -70,6 +71,7 @@ class Panic(InstallationMethods, RunMethods):
         self.boards = boards
         self._cipher = cipher
         self._installation_changes = {}
+        self.spending = SpendingReport(store, settings, engine.prices, engine.status)
         self._crypto = ThreadSeam("password-hashing", 2, inline=store.writes.inline)
 
     # Accounts

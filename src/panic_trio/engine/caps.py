@@ -130,7 +130,12 @@ def breach(
         if over or (expected is None and spent >= limit - TOLERANCE_USD):
             if scope == "network-run":
                 return CapBreach(scope, limit, None)
-            resumes = next_day_start(now, zone)
-            local = resumes.astimezone(zone)
-            return CapBreach(scope, limit, resumes, f"{local:%H:%M on %A %d %B} ({zone})")
+            return day_breach(scope, limit, now, zone)
     return None
+
+
+def day_breach(scope: CapScope, limit: float, now: datetime, zone: tzinfo) -> CapBreach:
+    """A day cap reached at ``now``: it holds until the next midnight in ``zone``."""
+    resumes = next_day_start(now, zone)
+    local = resumes.astimezone(zone)
+    return CapBreach(scope, limit, resumes, f"{local:%H:%M on %A %d %B} ({zone})")

@@ -58,6 +58,11 @@ class Engine:
         self._hubs: dict[int, Broadcast[Event]] = {}
 
     @property
+    def prices(self) -> PriceTable:
+        """The price tables runs are costed with."""
+        return self._deps.prices
+
+    @property
     def feed(self) -> Broadcast[Event]:
         """Every network's events (the admin page's live feed)."""
         return self._deps.feed

@@ -29,6 +29,9 @@ class Window:
         """``{"amount": usd, "unknown": n}`` (amount rounded to a millionth of a cent)."""
         return {"amount": round(self.amount, 8), "unknown": self.unknown}
 
+    def __add__(self, other: Window) -> Window:
+        return Window(self.amount + other.amount, self.unknown + other.unknown)
+
 
 @dataclass(frozen=True, slots=True)
 class BurnRate:
@@ -37,6 +40,9 @@ class BurnRate:
     hour: Window = Window()
     today: Window = Window()
     week: Window = Window()
+
+    def __add__(self, other: BurnRate) -> BurnRate:
+        return BurnRate(self.hour + other.hour, self.today + other.today, self.week + other.week)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON API's shape."""
@@ -52,9 +58,13 @@ def _window(amount: Any, unknown: Any) -> Window:
 
 
 def burn_rates(
-    conn: Connection, since_hour: datetime, since_day: datetime, since_week: datetime
+    conn: Connection,
+    since_hour: datetime,
+    since_day: datetime,
+    since_week: datetime,
+    network_id: int | None = None,
 ) -> dict[int, BurnRate]:
-    """Every network's burn rate that spent anything this week, by network id."""
+    """The burn rate of every network (or one) that completed a step this week, by id."""
 
     def amount(since: datetime) -> Any:
         return func.sum(case((_T.c.cost_at >= since, _T.c.cost), else_=0.0))
@@ -62,7 +72,7 @@ def burn_rates(
     def unknown(since: datetime) -> Any:
         return func.sum(case(((_T.c.cost_at >= since) & _T.c.cost.is_(None), 1), else_=0))
 
-    rows = conn.execute(
+    query = (
         select(
             _T.c.network_id,
             amount(since_hour),
@@ -75,6 +85,9 @@ def burn_rates(
         .where(_T.c.cost_at >= min(since_week, since_day))
         .group_by(_T.c.network_id)
     )
+    if network_id is not None:
+        query = query.where(_T.c.network_id == network_id)
+    rows = conn.execute(query)
     return {
         row[0]: BurnRate(_window(row[1], row[2]), _window(row[3], row[4]), _window(row[5], row[6]))
         for row in rows

@@ -44,6 +44,7 @@ async def show() -> ResponseReturnValue:
         invocations=await panic.recent_invocations(FEED_LENGTH),
         networks=networks,
         statuses={n.id: panic.status(n.id) for n in networks},
+        spend=await panic.spending.overview(networks),
     )
 
 

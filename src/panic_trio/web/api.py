@@ -14,8 +14,8 @@ from typing import Any, NoReturn
 
 from quart import Blueprint, Response, jsonify, request
 
-from panic_trio.domain import Network, User
-from panic_trio.errors import InvalidInput, LockedOut, NotFound
+from panic_trio.domain import Network, User, iso
+from panic_trio.errors import InvalidInput, LockedOut, NotFound, SpendingCapReached
 from panic_trio.inputs import check_known_fields
 from panic_trio.models import all_models, find_model, network_problem
 from panic_trio.models.validation import compatible_next
@@ -145,6 +145,8 @@ async def start_run(network_id: int) -> Any:
             {"error": "locked_out", "retry_after": seconds, "genesis": exc.genesis.to_json()},
             {"Retry-After": str(seconds)},
         ) from None
+    except SpendingCapReached as exc:
+        raise ApiError(429, *cap_refusal(exc)) from None
     except InvalidInput as exc:
         error = "invalid_prompt" if exc.field == "prompt" else "invalid_network"
         fail(422, error, exc.message)
@@ -250,6 +252,41 @@ async def export_run(network_id: int, run_number: int) -> Any:
     except NotFound:
         fail(404, "not_found", f"no run {run_number} on network {network_id}")
     return zip_response(exporter)
+
+
+@bp.get("/networks/<id:network_id>/spend")
+async def network_spend(network_id: int) -> Any:
+    """The network's burn rate: this run, last hour, today, last 7 days; caps."""
+    user = await caller(write=False)
+    network = await managed_network(network_id, user)
+    return jsonify(await web_state().panic.spending.network(network))
+
+
+@bp.get("/spend")
+async def spend() -> Any:
+    """Every network's burn rate and the total (admins only)."""
+    user = await caller(write=False)
+    if not user.admin:
+        fail(403, "forbidden", "admins only")
+    panic = web_state().panic
+    return jsonify(await panic.spending.overview(await panic.list_networks(None)))
+
+
+def cap_refusal(exc: SpendingCapReached) -> tuple[dict[str, Any], dict[str, str]]:
+    """The 429 body and headers for a prompt refused by a spending cap."""
+    body: dict[str, Any] = {
+        "error": "spending_cap",
+        "message": exc.message,
+        "scope": exc.scope,
+        "limit": exc.limit,
+        "resumes_at": iso(exc.resumes_at),
+    }
+    headers: dict[str, str] = {}
+    if exc.resumes_at is not None:
+        wait = (exc.resumes_at - web_state().panic.store.now()).total_seconds()
+        body["retry_after"] = whole_seconds(max(wait, 0.0))
+        headers["Retry-After"] = str(body["retry_after"])
+    return body, headers
 
 
 @bp.post("/admin/stop-all")

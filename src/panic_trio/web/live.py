@@ -26,9 +26,9 @@ from urllib.parse import urlsplit
 import trio
 from quart import Blueprint, Response, websocket
 
-from panic_trio.domain import Event, Network
+from panic_trio.domain import Event, Network, iso
 from panic_trio.engine.broadcast import Subscription
-from panic_trio.errors import InvalidInput, LockedOut, NotFound, PanicError
+from panic_trio.errors import InvalidInput, LockedOut, NotFound, PanicError, SpendingCapReached
 from panic_trio.web.auth import current_user, may_manage
 from panic_trio.web.encoding import dumps, status_message
 from panic_trio.web.ratelimit import whole_seconds
@@ -173,6 +173,13 @@ class LiveSocket:
                 "type": "locked_out",
                 "retry_after": whole_seconds(exc.retry_after),
                 "genesis": exc.genesis.to_json(),
+            }
+        except SpendingCapReached as exc:
+            return {
+                "type": "spending_cap",
+                "message": exc.message,
+                "scope": exc.scope,
+                "resumes_at": iso(exc.resumes_at),
             }
         except (InvalidInput, NotFound) as exc:
             return _error(str(exc))

@@ -86,6 +86,7 @@ async def _render_panel(
     page = await render_template(
         "network.html",
         network=network,
+        spend=await web_state().panic.spending.network(network),
         status=status,
         ring_view=ring_view(network.models, status, _invocations(data)),
         model_rows=model_rows(network),
@@ -119,7 +120,10 @@ async def edit(network_id: int) -> ResponseReturnValue:
         "description": form.get("description", ""),
     }
     lockout = form.get("lockout_seconds", "").strip()
+    caps = {name: form[name].strip() for name in ("daily_cap", "run_cap") if name in form}
     try:
+        for name, text in caps.items():
+            fields[name] = _amount(text, name)
         if lockout:
             try:
                 fields["lockout_seconds"] = int(lockout)
@@ -130,10 +134,24 @@ async def edit(network_id: int) -> ResponseReturnValue:
         await web_state().panic.update_network(network_id, **fields)
     except InvalidInput as exc:
         return await _render_panel(
-            network, status_code=422, error=exc.message, values={**fields, "lockout": lockout}
+            network,
+            status_code=422,
+            error=exc.message,
+            values={**fields, "lockout": lockout, **caps},
         )
     await flash("Network updated successfully", "info")
     return redirect(url_for("networks.show", network_id=network_id), 303)
+
+
+def _amount(text: str, field: str) -> float | None:
+    """A cap typed in a form: empty is no cap."""
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        words = field.replace("_", " ")
+        raise InvalidInput(f"{words} must be an amount in USD", field=field) from None
 
 
 @bp.post("/networks/<id:network_id>/stop")

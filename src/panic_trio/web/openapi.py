@@ -53,7 +53,8 @@ _NETWORK_FIELDS: Final[dict[str, Any]] = {
 }
 _NULLABLE_INVOCATION: Final = {"oneOf": [_ref("Invocation"), {"type": "null"}]}
 _LOCKED_OUT: Final = {
-    "description": "``locked_out`` (with ``retry_after`` and ``genesis``) or ``rate_limited``;"
+    "description": "``locked_out`` (with ``retry_after`` and ``genesis``), ``rate_limited``, or"
+    " ``spending_cap`` (``message`` in plain words, ``scope``, ``limit``, ``resumes_at``);"
     " the Retry-After header is in whole seconds, rounded up",
     "headers": {"Retry-After": {"schema": {"type": "integer"}}},
 }
@@ -184,7 +185,8 @@ OPENAPI: Final[dict[str, Any]] = {
                 "401 404",
             ),
             "patch": _operation(
-                "Change name, description, models or lockout_seconds (all or nothing)",
+                "Change name, description, models, lockout_seconds, daily_cap or run_cap"
+                " (all or nothing)",
                 ("200", _json("{network: Network}")),
                 "400 401 403 404 422",
             )
@@ -254,6 +256,21 @@ OPENAPI: Final[dict[str, Any]] = {
                     },
                 ),
                 "401 404",
+            ),
+        },
+        "/api/networks/{network_id}/spend": {
+            "parameters": [_integer("network_id")],
+            "get": _operation(
+                "Burn rate: this run, last hour, today, last 7 days (USD); caps and cap stop",
+                ("200", _json("the network's spend")),
+                "401 404",
+            ),
+        },
+        "/api/spend": {
+            "get": _operation(
+                "Every network's burn rate and the total, with the global cap (admins)",
+                ("200", _json("the server's spend")),
+                "401 403",
             ),
         },
         "/api/admin/stop-all": {

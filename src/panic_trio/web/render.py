@@ -8,7 +8,7 @@ owner) can never inject markup or script. Live tiles in the browser use
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
@@ -101,6 +101,28 @@ def seconds_until(moment: datetime | None, now: datetime | None = None) -> int:
         return 0
     remaining = (moment - (now or utc_now())).total_seconds()
     return max(0, int(-(-remaining // 1)))
+
+
+def usd(amount: float | None) -> str:
+    """Money as the pages show it (the same rule as ``spending.js``): cents from $1 up."""
+    if amount is None:
+        return "none"
+    if amount >= 1:
+        return f"${amount:,.2f}"
+    if 0 < amount < 0.0001:
+        return "<$0.0001"
+    return f"${amount:.4f}"
+
+
+def spent(window: Mapping[str, Any] | None) -> str:
+    """A spend window ``{amount, unknown}`` in words: unknown costs are said, not hidden."""
+    if window is None:
+        return "no run"
+    text = usd(window["amount"])
+    unknown = window.get("unknown", 0)
+    if unknown:
+        text += f" + {unknown} unknown"
+    return text
 
 
 def status_label(status: RunnerStatus) -> str:

@@ -15,7 +15,7 @@ from quart import Blueprint, flash, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 
 from panic_trio.domain import Network
-from panic_trio.errors import InvalidInput, LockedOut, NotFound
+from panic_trio.errors import InvalidInput, LockedOut, NotFound, SpendingCapReached
 from panic_trio.models import find_model
 from panic_trio.web.auth import current_user, may_manage
 from panic_trio.web.networks import page_data, public
@@ -94,6 +94,8 @@ async def submit(network_id: int) -> ResponseReturnValue:
             genesis = await state.panic.start_run(network_id, prompt)
         except LockedOut:
             await flash("Please wait before starting a new run", "error")
+        except SpendingCapReached as exc:
+            await flash(exc.message, "error")
         except (InvalidInput, NotFound) as exc:
             await flash(str(exc), "error")
         else:

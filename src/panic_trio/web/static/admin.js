@@ -1,4 +1,6 @@
 // The admin page's live feed: every network's invocations, newest first.
+import { liveSpend, spent, usd } from "./spending.js";
+
 const FEED_LENGTH = 100;
 const rows = document.getElementById("feed-rows");
 
@@ -34,6 +36,31 @@ function showStatus(networkId, status) {
   node.className = `network-state state-${status.state}`;
 }
 
+function showSpend(body) {
+  const table = document.getElementById("admin-spending");
+  const fill = (row, values) => {
+    if (!row) return;
+    for (const name of ["hour", "today", "week"]) {
+      row.querySelector(`[data-spend="${name}"]`).textContent = spent(values[name]);
+    }
+  };
+  for (const network of body.networks) {
+    const row = table.querySelector(`[data-spend-network="${network.network_id}"]`);
+    fill(row, network);
+    if (!row) continue;
+    row.querySelector('[data-spend="caps"]').textContent =
+      `${usd(network.caps.daily)} / ${usd(network.caps.run)}`;
+    row.querySelector('[data-spend="capped"]').textContent = network.capped?.message ?? "";
+  }
+  fill(table.querySelector('[data-spend-network="total"]'), body.total);
+  const globalCapped = table.querySelector('[data-spend="global-capped"]');
+  globalCapped.hidden = !body.global_capped;
+  globalCapped.textContent = body.global_capped?.message ?? "";
+  table.dataset.loaded = String(Date.now());
+}
+
+const spending = liveSpend("/api/spend", showSpend);
+
 function start(delay) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const socket = new WebSocket(`${scheme}://${location.host}/ws/admin`);
@@ -41,7 +68,10 @@ function start(delay) {
   socket.addEventListener("message", (event) => {
     const message = JSON.parse(event.data);
     if (!message.invocation) return;
-    if (message.type === "invocation") showInvocation(message.invocation);
+    if (message.type === "invocation") {
+      showInvocation(message.invocation);
+      if (["completed", "failed"].includes(message.invocation.state)) spending.changed();
+    }
     showStatus(message.invocation.network_id, message.status);
   });
   socket.addEventListener("close", () => {

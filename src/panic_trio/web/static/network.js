@@ -4,6 +4,7 @@ import { setupEditor } from "./editor.js";
 import { setupRing } from "./ring.js";
 import { setupStatus } from "./status.js";
 import { setupTerminal } from "./terminal.js";
+import { setupSpending } from "./spending.js";
 
 const data = pageData();
 const offset = clockOffset(data);
@@ -15,6 +16,7 @@ const showGenesis = (genesis) => { if (genesis) lastPrompt.textContent = genesis
 grid.adopt(data.status.genesis);  // first: a long run's tail may not include its genesis
 for (const invocation of data.invocations) grid.show(invocation);
 setupEditor(document.getElementById("model-editor"), data);
+const spending = setupSpending(document.getElementById("spending"));
 const status = setupStatus(document.getElementById("runner-status"), offset);
 status.update(data.status);
 const ring = setupRing(document.getElementById("network-ring"), data);
@@ -35,6 +37,9 @@ terminal.attach(connect(`/ws/networks/${data.network_id}`, {
       grid.show(message.invocation);
       ring.show(message.invocation);
       if (message.invocation.sequence_number === 0) showGenesis(message.invocation);
+      if (message.invocation.state === "completed" || message.invocation.state === "failed") {
+        spending.changed();
+      }
     } else if (message.type !== "archived") {
       terminal.reply(message);
     }

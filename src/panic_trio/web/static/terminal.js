@@ -11,6 +11,8 @@ export function setupTerminal(form, data, offset, { onGenesis } = {}) {
   let connected = false;
   let lockedByCountdown = false;
   let socket = null;
+  let capUntil = null;  // a spending cap refuses prompts until then
+  let capMessage = "";
 
   function say(text, kind = "info") {
     message.textContent = text;
@@ -22,12 +24,22 @@ export function setupTerminal(form, data, offset, { onGenesis } = {}) {
     if (!connected) {
       input.disabled = true;
       input.placeholder = "Connecting…";
+    } else if (capUntil && secondsUntil(capUntil, offset) > 0) {
+      input.disabled = true;
+      input.value = "";
+      lockedByCountdown = true;
+      input.placeholder = "Not accepting prompts until the budget renews";
+      if (message.textContent !== capMessage) say(capMessage, "error");
     } else if (left > 0) {
       input.disabled = true;
       input.value = "";
       lockedByCountdown = true;
       input.placeholder = `${left} second${left === 1 ? "" : "s"} until ready for new input`;
     } else {
+      if (capUntil) {
+        capUntil = null;
+        if (message.textContent === capMessage) say("");
+      }
       input.placeholder = READY;
       if (input.disabled) {
         input.disabled = false;
@@ -58,6 +70,13 @@ export function setupTerminal(form, data, offset, { onGenesis } = {}) {
     closed() { connected = false; say("Connection lost: reconnecting…", "error"); tick(); },
     status(status) {
       const active = status.state === "invoking" || status.state === "waiting";
+      const cap = status.state === "failed" ? status.current?.metadata?.cap : null;
+      if (cap?.resumes_at) {
+        capUntil = cap.resumes_at;
+        capMessage = cap.message;
+      } else if (cap) {
+        say(cap.message, "error");
+      }
       readyAt = active ? status.lockout_until : null;
       if (message.dataset.kind === "error" && message.textContent.startsWith("Connection lost")) {
         say("");
@@ -73,6 +92,10 @@ export function setupTerminal(form, data, offset, { onGenesis } = {}) {
         readyAt = new Date(Date.now() + offset + reply.retry_after * 1000).toISOString();
         say("Please wait before starting a new run", "error");
         onGenesis?.(reply.genesis);
+      } else if (reply.type === "spending_cap") {
+        capMessage = reply.message;
+        if (reply.resumes_at) capUntil = reply.resumes_at;
+        else say(reply.message, "error");
       } else if (reply.type === "error") {
         say(reply.message, "error");
       }
