@@ -6,8 +6,11 @@ import io
 from pathlib import Path
 
 import pytest
+import trio
 
+from panic_trio import open_panic
 from panic_trio.cli import main
+from panic_trio.domain import Network
 from panic_trio.store.database import head_revision
 
 
@@ -31,6 +34,9 @@ def add_user(
     monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
     code, _, err = run(["user", "add", email, "--password-stdin"], capsys)
     assert (code, err) == (0, "")
+
+
+ADD_X = ["network", "add", "x", "--owner", "cli@example.org", "--models", "dummy-t2t"]
 
 
 def test_db_upgrade_reports_the_revision(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -57,6 +63,23 @@ def test_a_network_can_be_created_and_run_headless(
     assert [line.split()[0] for line in lines[1:]] == ["[1/3]", "[2/3]", "[3/3]"]
     assert "#0 dummy-t2i completed: http" in lines[1]
     assert "#1 dummy-i2t completed: DUMMY_CAPTION" in lines[2]
+
+
+def test_a_network_can_be_created_with_spending_caps(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_user(monkeypatch, capsys, "cli@example.org")
+    argv = ["network", "add", "capped", "--owner", "cli@example.org", "--models", "dummy-t2t"]
+    code, out, err = run([*argv, "--daily-cap", "2.5", "--run-cap", "0.5"], capsys)
+    assert (code, err) == (0, "")
+    network_id = int(out.strip().splitlines()[-1])
+
+    async def read() -> Network:
+        async with open_panic() as panic:
+            return await panic.get_network(network_id)
+
+    network = trio.run(read)
+    assert (network.daily_cap, network.run_cap) == (2.5, 0.5)
 
 
 @pytest.mark.parametrize(
@@ -89,6 +112,15 @@ def test_a_network_can_be_created_and_run_headless(
                 "-5",
             ],
             "panic-trio: error: lockout seconds must be between 0 and 86,400",
+        ),
+        (
+            [*ADD_X, "--daily-cap", "-1"],
+            "panic-trio: error: daily cap must be between 0 and 1,000,000 USD",
+        ),
+        (
+            [*ADD_X, "--run-cap", "lots"],
+            "panic-trio network add: error: argument --run-cap: 'lots' is not an amount in USD"
+            " (see --help)",
         ),
         (["run", "999", "hello"], "panic-trio: error: no network with id 999"),
         (["run", "1", "   "], "panic-trio: error: prompt must not be empty"),

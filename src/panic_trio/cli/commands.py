@@ -36,6 +36,13 @@ def _whole_number(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
+def _amount(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount in USD") from None
+
+
 def register(subparsers: Any) -> None:
     """Add db, user, network, models, run and backup."""
     db = subparsers.add_parser("db", help="database maintenance")
@@ -60,6 +67,8 @@ def register(subparsers: Any) -> None:
     add_network.add_argument("--models", required=True, help="model ids, comma-separated")
     add_network.add_argument("--lockout", type=_whole_number, default=30, help="seconds")
     add_network.add_argument("--description", default="")
+    add_network.add_argument("--daily-cap", type=_amount, help="USD per day (default: none)")
+    add_network.add_argument("--run-cap", type=_amount, help="USD per run (default: none)")
     add_network.set_defaults(handler=network_add)
 
     subparsers.add_parser("models", help="list the model catalog").set_defaults(handler=models)
@@ -119,6 +128,8 @@ async def network_add(args: argparse.Namespace, settings: Settings) -> int:
             models=model_ids,
             description=args.description,
             lockout_seconds=args.lockout,
+            daily_cap=args.daily_cap,
+            run_cap=args.run_cap,
         )
     print(f"created network {network.name!r}: {' → '.join(network.models)}")
     print(network.id)

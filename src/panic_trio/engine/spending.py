@@ -48,7 +48,8 @@ class RunSpending:
         cost = self._prices.cost(model, usage if isinstance(usage, Mapping) else None)
         if cost.amount is not None:
             self._last[model] = cost.amount
-        return {**metadata, "cost": cost.to_json()}, cost.amount_usd
+        kept = {k: v for k, v in metadata.items() if k != "usage"}  # it lives in cost.usage
+        return {**kept, "cost": cost.to_json()}, cost.amount_usd
 
     def expected(self, model: str) -> float | None:
         """The next call's expected cost: its fixed price, else its last cost, else unknown."""

@@ -37,7 +37,7 @@ from panic_trio.web import (
     terminal,
 )
 from panic_trio.web.ratelimit import RateLimiter
-from panic_trio.web.render import markdown, media_src, model_label, spent, usd
+from panic_trio.web.render import cap_usd, markdown, media_src, model_label, spent, usd
 from panic_trio.web.run_links import RunLinks
 from panic_trio.web.security import add_security_headers
 from panic_trio.web.state import EXTENSION, WebState
@@ -136,6 +136,7 @@ def create_app(
         media=lambda url: media_src(url, settings.base_url),
         model_label=model_label,
         usd=usd,
+        cap=cap_usd,
         spent=spent,
     )
     app.jinja_env.globals.update(csrf_token=auth.csrf_token)

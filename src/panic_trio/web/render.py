@@ -17,6 +17,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from panic_trio.domain import Invocation, RunnerStatus, utc_now
+from panic_trio.engine import caps
 from panic_trio.models import Model, all_models, find_model
 
 _MARKDOWN: Final = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(
@@ -112,6 +113,11 @@ def usd(amount: float | None) -> str:
     if 0 < amount < 0.0001:
         return "<$0.0001"
     return f"${amount:.4f}"
+
+
+def cap_usd(amount: float | None) -> str:
+    """A cap as the cap messages write it (``$0.07``), or ``none``."""
+    return "none" if amount is None else caps.usd(amount)
 
 
 def spent(window: Mapping[str, Any] | None) -> str:

@@ -1,5 +1,5 @@
 // The admin page's live feed: every network's invocations, newest first.
-import { liveSpend, spent, usd } from "./spending.js";
+import { capUsd, liveSpend, spent } from "./spending.js";
 
 const FEED_LENGTH = 100;
 const rows = document.getElementById("feed-rows");
@@ -49,7 +49,7 @@ function showSpend(body) {
     fill(row, network);
     if (!row) continue;
     row.querySelector('[data-spend="caps"]').textContent =
-      `${usd(network.caps.daily)} / ${usd(network.caps.run)}`;
+      `${capUsd(network.caps.daily)} / ${capUsd(network.caps.run)}`;
     row.querySelector('[data-spend="capped"]').textContent = network.capped?.message ?? "";
   }
   fill(table.querySelector('[data-spend-network="total"]'), body.total);

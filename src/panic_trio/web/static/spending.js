@@ -6,6 +6,13 @@ export function usd(amount) {
   return `$${amount.toFixed(4)}`;
 }
 
+// A cap as the cap messages write it: cents unless finer.
+export function capUsd(amount) {
+  if (amount === null || amount === undefined) return "none";
+  if (Math.round(amount * 100) / 100 === amount) return `$${amount.toFixed(2)}`;
+  return `$${amount.toFixed(6).replace(/0+$/, "")}`;
+}
+
 export function spent(window) {
   if (!window) return "no run";
   return window.unknown ? `${usd(window.amount)} + ${window.unknown} unknown` : usd(window.amount);
@@ -45,8 +52,8 @@ export function setupSpending(root) {
   return liveSpend(root.dataset.spendUrl, (body) => {
     cell("run").textContent = spent(body.run);
     for (const name of ["hour", "today", "week"]) cell(name).textContent = spent(body[name]);
-    root.querySelector('[data-cap="daily"]').textContent = usd(body.caps.daily);
-    root.querySelector('[data-cap="run"]').textContent = usd(body.caps.run);
+    root.querySelector('[data-cap="daily"]').textContent = capUsd(body.caps.daily);
+    root.querySelector('[data-cap="run"]').textContent = capUsd(body.caps.run);
     const capped = cell("capped");
     capped.hidden = !body.capped;
     capped.textContent = body.capped ? body.capped.message : "";
