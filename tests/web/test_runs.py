@@ -55,9 +55,9 @@ async def test_history_page_and_api_show_each_runs_ending_and_counts(world: Worl
         ]
         assert body["runs"][0]["ended_at"] is None
         assert body["runs"][0]["cost"] == {
-            "amount": None,
+            "amount": 0.0,
             "currency": "USD",
-        }  # dummy steps carry no cost yet
+        }  # dummy steps cost nothing (metadata.cost.amount 0)
         assert body["next_before"] is None
 
 
