@@ -233,14 +233,18 @@ class Panic(InstallationMethods, RunMethods):
 
     # Runs
 
-    async def start_run(self, network_id: int, prompt: str) -> Invocation:
+    async def start_run(self, network_id: int, prompt: str, *, replace: bool = False) -> Invocation:
         """Start a run and return its genesis invocation.
+
+        The run keeps the network's cycle as it is now; a later edit applies
+        to the next run. ``replace`` (for owners only: callers check) stops an
+        active run even inside its lockout, in the same step.
 
         Raises:
             LockedOut: a run is active and in its lockout (``retry_after``).
             InvalidPrompt, InvalidNetwork, NotFound: nothing was changed.
         """
-        return await self.engine.start_run(network_id, prompt)
+        return await self.engine.start_run(network_id, prompt, replace=replace)
 
     async def stop_run(self, network_id: int) -> bool:
         """Stop the active run; ``True`` if one was stopped. Returns when it is done."""

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable
 from pathlib import Path
+from typing import Final
 
 import pytest
 import trio
+from sqlalchemy import Connection, update
 
 from panic_trio import Panic, Settings, open_panic
 from panic_trio.domain import Event, Invocation, Network, User
 from panic_trio.errors import InvalidPrompt, LockedOut, NotFound
+from panic_trio.models import get_model
 from panic_trio.platforms.base import Call
+from panic_trio.store.schema import invocations
+from panic_trio.store.store import open_store
 from tests.engine.scripted import ScriptedPlatform, fail_with
 
 GUARD = 10
@@ -116,7 +122,11 @@ async def test_a_model_error_fails_the_run_and_a_new_prompt_is_accepted_at_once(
         assert event.status.error == "the model fell over"
         [row] = await panic.list_run(net.id, genesis.run_number)
         assert row.state == "failed"
-        assert row.metadata == {"error": "the model fell over", "error_kind": "provider"}
+        assert row.metadata == {
+            "cycle": ["dummy-t2t"],
+            "error": "the model fell over",
+            "error_kind": "provider",
+        }
         scripted.script = lambda call: None
         second = await panic.start_run(net.id, "second")  # no lockout after a failure
         assert second.id != genesis.id
@@ -217,19 +227,100 @@ async def test_real_platform_models_use_the_network_owners_token(
         assert fake_openai.calls[0].call.token == "sk-test-123"
 
 
-async def test_editing_the_cycle_mid_run_changes_the_next_model(panic: Panic, owner: User) -> None:
-    net = await panic.create_network(owner.id, "edit", models=["dummy-t2t"])
+FOUR: Final = ("dummy-t2i", "dummy-i2t", "dummy-t2a", "dummy-a2t")
+
+
+def assert_types_chain(rows: list[Invocation]) -> None:
+    """Each step's model takes the kind of media the step before produced."""
+    for before, after in itertools.pairwise(rows):
+        made = get_model(before.model).output_type
+        assert get_model(after.model).input_type == made, (before, after)
+
+
+async def test_a_run_keeps_its_cycle_when_the_network_is_edited_mid_run(
+    panic: Panic, owner: User
+) -> None:
+    net = await panic.create_network(owner.id, "edit", models=list(FOUR))
     with trio.fail_after(GUARD):
         genesis = await panic.start_run(net.id, "change me")
         await wait_for(panic, net.id, finished(1))
         await panic.update_network(net.id, models=["dummy-t2i", "dummy-i2t"])
-        await wait_for(panic, net.id, finished(4))
+        await wait_for(panic, net.id, finished(9))
         await panic.stop_run(net.id)
-    rows = await panic.list_run(net.id, genesis.run_number)
-    changed = [r for r in rows if r.model != "dummy-t2t"]
-    assert changed, "the new cycle was never used"
-    for row in changed:
-        assert row.model == ["dummy-t2i", "dummy-i2t"][row.sequence_number % 2]
+        rows = await panic.list_run(net.id, genesis.run_number)
+        assert genesis.metadata["cycle"] == list(FOUR)
+        assert [r.model for r in rows] == [FOUR[r.sequence_number % 4] for r in rows]
+        assert_types_chain(rows)
+        # the edit applies to the next run
+        second = await panic.start_run(net.id, "the new cycle")
+        await wait_for(panic, net.id, finished(3))
+        await panic.stop_run(net.id)
+    rows = await panic.list_run(net.id, second.run_number)
+    assert [r.model for r in rows] == [
+        ("dummy-t2i", "dummy-i2t")[r.sequence_number % 2] for r in rows
+    ]
+
+
+async def test_a_resumed_run_follows_its_own_cycle(settings: Settings) -> None:
+    slow = dataclasses.replace(settings, dummy_delay=30)
+    async with open_panic(slow) as panic:
+        user = await panic.create_user("r@example.org", "correct horse battery")
+        net = await panic.create_network(user.id, "r", models=list(FOUR))
+        genesis = await panic.start_run(net.id, "remember me")
+        await panic.update_network(net.id, models=["dummy-t2t"])
+    async with open_panic(settings) as panic:
+        with trio.fail_after(GUARD):
+            await wait_for(panic, net.id, finished(6))
+            await panic.stop_run(net.id)
+        rows = await panic.list_run(net.id, genesis.run_number)
+    assert len(rows) >= 7
+    assert [r.model for r in rows] == [FOUR[r.sequence_number % 4] for r in rows]
+    assert_types_chain(rows)
+
+
+async def test_a_run_without_a_kept_cycle_follows_the_network(settings: Settings) -> None:
+    """Runs started before cycles were kept resume on the network's models."""
+    slow = dataclasses.replace(settings, dummy_delay=30)
+    async with open_panic(slow) as panic:
+        user = await panic.create_user("o@example.org", "correct horse battery")
+        net = await panic.create_network(user.id, "o", models=["dummy-t2t"])
+        genesis = await panic.start_run(net.id, "old")
+    async with open_store(settings.database_url) as store:
+        await store.write(_forget_cycle, genesis.id)
+    async with open_panic(settings) as panic:
+        with trio.fail_after(GUARD):
+            await wait_for(panic, net.id, finished(2))
+            await panic.stop_run(net.id)
+        rows = await panic.list_run(net.id, genesis.run_number)
+    assert "cycle" not in rows[0].metadata
+    assert {r.model for r in rows} == {"dummy-t2t"}
+
+
+def _forget_cycle(conn: Connection, invocation_id: int) -> None:
+    conn.execute(update(invocations).where(invocations.c.id == invocation_id).values(metadata={}))
+
+
+async def test_replace_stops_and_starts_inside_the_lockout(
+    panic: Panic, loop_network: Network
+) -> None:
+    with trio.fail_after(GUARD):
+        first = await panic.start_run(loop_network.id, "first")
+        second = await panic.start_run(loop_network.id, "second", replace=True)
+        rows = await panic.list_run(loop_network.id, first.run_number)
+    assert rows[-1].state == "failed"
+    assert rows[-1].metadata["error"] == "cancelled: replaced by a new run"
+    assert panic.status(loop_network.id).genesis == second
+
+
+async def test_status_keeps_the_last_run_after_a_stop(panic: Panic, loop_network: Network) -> None:
+    with trio.fail_after(GUARD):
+        genesis = await panic.start_run(loop_network.id, "remember the number")
+        assert await panic.stop_run(loop_network.id)
+    status = panic.status(loop_network.id)
+    assert status.state == "idle"
+    assert status.genesis is not None
+    assert status.genesis.run_number == genesis.run_number
+    assert status.lockout_until is None
 
 
 async def test_lockout_refusal_reports_the_active_genesis(

@@ -247,7 +247,11 @@ async def test_stopping_cancels_the_replicate_prediction(
     assert panic.status(net.id).state == "idle"
     [row] = await panic.list_run(net.id, genesis.run_number)
     assert row.state == "failed"
-    assert row.metadata == {"cancelled": True, "error": "cancelled: stopped"}
+    assert row.metadata == {
+        "cycle": ["claude-4-sonnet"],
+        "cancelled": True,
+        "error": "cancelled: stopped",
+    }
 
 
 async def test_a_stop_during_the_create_request_still_cancels_the_prediction(

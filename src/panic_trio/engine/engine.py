@@ -95,8 +95,8 @@ class Engine:
         with self.hub(network_id).subscribe() as subscription:
             yield subscription
 
-    async def start_run(self, network_id: int, prompt: str) -> Invocation:
-        """Start a run; replaces an active run whose lockout has passed.
+    async def start_run(self, network_id: int, prompt: str, *, replace: bool = False) -> Invocation:
+        """Start a run; replaces an active run whose lockout has passed (or any, with ``replace``).
 
         Raises:
             InvalidPrompt, NotFound, InvalidNetwork: nothing was changed.
@@ -106,7 +106,7 @@ class Engine:
         network = await self._deps.store.get_network(network_id)
         check_network(network.models)
         reply = Reply[Invocation]()
-        await self._ask(network_id, Start(network, prompt, reply))
+        await self._ask(network_id, Start(network, prompt, reply, replace))
         return await reply.wait()
 
     async def stop_run(self, network_id: int, reason: str = STOPPED) -> bool:

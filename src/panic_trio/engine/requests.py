@@ -65,6 +65,7 @@ class Start:
     network: Network
     prompt: str
     reply: Reply[Invocation]
+    replace: bool = False  # the owner's "stop and start": no lockout
 
 
 @dataclass(frozen=True, slots=True)

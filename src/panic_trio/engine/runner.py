@@ -11,9 +11,10 @@ that cleanup is done. Nothing of a cancelled run can execute afterwards.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Final
 
 import outcome
@@ -23,6 +24,7 @@ from panic_trio.domain import Event, Invocation, Network, RunnerState, RunnerSta
 from panic_trio.engine import schedule
 from panic_trio.engine.boards import RunBoards
 from panic_trio.engine.broadcast import Broadcast
+from panic_trio.engine.cycle import run_cycle
 from panic_trio.engine.requests import Request, Resume, RunnerDeps, Start, Stop
 from panic_trio.engine.spending import RunSpending
 from panic_trio.errors import (
@@ -83,7 +85,11 @@ class NetworkRunner:
 
     async def _handle(self, request: Request) -> None:
         if isinstance(request, Start):
-            request.reply.send(await outcome.acapture(self._start, request.network, request.prompt))
+            request.reply.send(
+                await outcome.acapture(
+                    self._start, request.network, request.prompt, replace=request.replace
+                )
+            )
         elif isinstance(request, Stop):
             request.reply.send(await outcome.acapture(self._cancel, request.reason))
         else:
@@ -98,21 +104,24 @@ class NetworkRunner:
         """True while a run's task is alive."""
         return self._scope is not None and not self._run_done.is_set()
 
-    async def _start(self, network: Network, prompt: str) -> Invocation:
+    async def _start(self, network: Network, prompt: str, *, replace: bool) -> Invocation:
         now = trio.current_time()
         if self.active and self.status.genesis is not None:
             remaining = schedule.lockout_remaining(self._genesis_at, now, network.lockout_seconds)
-            if remaining > 0 and self.status.state != "failed":  # failed: only board sends left
+            locked = remaining > 0 and self.status.state != "failed"  # failed: only board sends
+            if locked and not replace:
                 raise LockedOut(self.status.genesis, remaining)
         await self._spending.check_start(network)
         if self.active:
             await self._cancel(REPLACED)
-        genesis = await self._deps.store.create_genesis(network.id, network.models[0], prompt)
+        genesis = await self._deps.store.create_genesis(
+            network.id, network.models[0], prompt, cycle=network.models
+        )
         # The lockout runs from when the genesis exists (its inserted_at), not
         # from the request: a slow write must not shorten it.
         self._genesis_at = trio.current_time()
         self._lockout_until = self._genesis_at + network.lockout_seconds
-        await self._launch(network, genesis, genesis, start_at=None, announce=True)
+        await self._launch(network, network.models, genesis, genesis, None, announce=True)
         return genesis
 
     async def _resume(self, request: Resume) -> None:
@@ -131,11 +140,13 @@ class NetworkRunner:
             request.genesis.run_number,
             request.row.sequence_number,
         )
-        await self._launch(request.network, request.genesis, request.row, start_at=start_at)
+        cycle = run_cycle(request.genesis, request.network)
+        await self._launch(request.network, cycle, request.genesis, request.row, start_at)
 
     async def _launch(
         self,
         network: Network,
+        cycle: Sequence[str],
         genesis: Invocation,
         first: Invocation,
         start_at: float | None,
@@ -149,9 +160,8 @@ class NetworkRunner:
         self._pending = first
         self._spending.use(network)
         self._set_status(genesis=genesis, current=first, error=None)
-        self._nursery.start_soon(
-            self._run, network, first, start_at, self._scope, self._run_done, announce
-        )
+        drive = partial(self._drive, network, cycle, first, start_at, announce=announce)
+        self._nursery.start_soon(self._run, network, drive, self._scope, self._run_done)
 
     async def _cancel(self, reason: str) -> bool:
         if not self.active:
@@ -169,18 +179,16 @@ class NetworkRunner:
     async def _run(
         self,
         network: Network,
-        first: Invocation,
-        start_at: float | None,
+        drive: Callable[[RunBoards], Awaitable[None]],
         scope: trio.CancelScope,
         done: trio.Event,
-        announce: bool,
     ) -> None:
         """One run: invoke, complete, prepare the next, wait, repeat."""
         try:
             with scope:
                 async with trio.open_nursery() as sends:  # board pushes: cancelled with the run
                     boards = RunBoards(self._deps.boards, sends, network)
-                    await self._drive(network, first, start_at, boards, announce)
+                    await drive(boards)
         except Exception as group:
             exc = _sole(group)
             # The runner's boundary: a bug or a store failure ends this run only.
@@ -195,9 +203,11 @@ class NetworkRunner:
     async def _drive(
         self,
         network: Network,
+        cycle: Sequence[str],
         current: Invocation,
         start_at: float | None,
         boards: RunBoards,
+        *,
         announce: bool,
     ) -> None:
         store = self._deps.store
@@ -230,7 +240,12 @@ class NetworkRunner:
             delay = schedule.next_delay(now - self._genesis_at, self._backoff, floor=floor)
             metadata, cost = self._spending.cost(current.model, result.metadata)
             done, current = await store.complete_and_prepare_next(
-                current.id, result.output, metadata, start_next=delay <= 0, cost=cost
+                current.id,
+                result.output,
+                metadata,
+                start_next=delay <= 0,
+                cost=cost,
+                cycle=cycle,
             )
             self._pending = current
             boards.dispatch(done)
@@ -292,7 +307,8 @@ class NetworkRunner:
         failed = await self._durably(lambda: store.fail(pending.id, reason))
         if failed is None:
             return
-        self._set_status(state="idle", genesis=None, current=None, next_at=None, error=None)
+        # The genesis stays: after a stop, status still names the last run.
+        self._set_status(state="idle", current=None, next_at=None, error=None)
         self._publish(failed)
 
     async def _durably(self, write: Callable[[], Awaitable[Invocation]]) -> Invocation | None:

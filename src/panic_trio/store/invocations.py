@@ -7,7 +7,7 @@ invocation that a stop already failed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -38,9 +38,19 @@ def invocation_from_row(row: Any) -> Invocation:
 
 
 def insert_genesis(
-    conn: Connection, network_id: int, model: str, prompt: str, now: datetime
+    conn: Connection,
+    network_id: int,
+    model: str,
+    prompt: str,
+    now: datetime,
+    cycle: Sequence[str] | None = None,
 ) -> Invocation:
-    """Create a run's first invocation, ``invoking`` at once; ``run_number`` is its id."""
+    """Create a run's first invocation, ``invoking`` at once; ``run_number`` is its id.
+
+    ``cycle`` (the network's models when the run starts) is kept in the
+    genesis's ``metadata["cycle"]``: the run follows it to the end, so an
+    edit of the network can never feed a model the wrong kind of input.
+    """
     new_id = conn.execute(
         insert(_T)
         .values(
@@ -49,7 +59,7 @@ def insert_genesis(
             model=model,
             input=prompt,
             state="invoking",
-            metadata={},
+            metadata={} if cycle is None else {"cycle": list(cycle)},
             inserted_at=now,
             updated_at=now,
         )
@@ -137,6 +147,7 @@ def complete_and_prepare_next(
     *,
     start_next: bool = False,
     cost: float | None = None,
+    cycle: Sequence[str] | None = None,
 ) -> tuple[Invocation, Invocation]:
     """Mark the invocation ``completed`` and create the next one.
 
@@ -147,8 +158,8 @@ def complete_and_prepare_next(
     written while it was invoking). The next row is ``ready``, or already
     ``invoking`` when
     ``start_next`` (no backoff: it starts at once, so one write does both).
-    Its model comes from the network's *current* model list, so an edit of
-    the cycle takes effect at the next step.
+    Its model comes from the run's own ``cycle``; without one (runs started
+    before cycles were kept) from the network's current model list.
     """
     current = conn.execute(_METADATA_OF, {"row_id": invocation_id}).first()
     if current is None:
@@ -164,7 +175,7 @@ def complete_and_prepare_next(
         },
     ).first()
     done = _written(completed, invocation_id, ("invoking",))
-    models = conn.execute(_MODELS_OF, {"network": done.network_id}).scalar_one()
+    models = cycle or conn.execute(_MODELS_OF, {"network": done.network_id}).scalar_one()
     sequence = done.sequence_number + 1
     row = conn.execute(
         _INSERT_NEXT,

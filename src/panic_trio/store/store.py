@@ -8,7 +8,7 @@ translated into :class:`~panic_trio.errors.StoreError` here and nowhere else.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -134,9 +134,13 @@ class Store:
 
     # Invocations
 
-    async def create_genesis(self, network_id: int, model: str, prompt: str) -> Invocation:
-        """A new run's first invocation, already ``invoking``."""
-        return await self.write(invocations.insert_genesis, network_id, model, prompt, self.now())
+    async def create_genesis(
+        self, network_id: int, model: str, prompt: str, *, cycle: Sequence[str] | None = None
+    ) -> Invocation:
+        """A new run's first invocation, already ``invoking`` (``cycle`` kept with it)."""
+        return await self.write(
+            invocations.insert_genesis, network_id, model, prompt, self.now(), cycle
+        )
 
     async def set_invoking(self, invocation_id: int) -> Invocation:
         """Mark an invocation ``invoking``."""
@@ -150,10 +154,12 @@ class Store:
         *,
         start_next: bool = False,
         cost: float | None = None,
+        cycle: Sequence[str] | None = None,
     ) -> tuple[Invocation, Invocation]:
         """Complete an invocation (spending ``cost``) and create the next.
 
-        The next is ``invoking`` if ``start_next``.
+        The next is ``invoking`` if ``start_next``; its model is taken from
+        ``cycle`` (the run's own), or the network's models when the run has none.
         """
         return await self.write(
             invocations.complete_and_prepare_next,
@@ -163,6 +169,7 @@ class Store:
             self.now(),
             start_next=start_next,
             cost=cost,
+            cycle=cycle,
         )
 
     async def fail(self, invocation_id: int, metadata: Mapping[str, Any]) -> Invocation:
