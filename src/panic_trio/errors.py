@@ -158,6 +158,14 @@ def _rejection_kind(status: int | None) -> str:
     return "provider"
 
 
+class PredictionFailed(PlatformRejected):
+    """A Replicate prediction ended ``failed`` for a reason that may pass.
+
+    The Replicate client tries again a few times before letting it through;
+    once it surfaces, it is final like any rejection.
+    """
+
+
 class ContentFiltered(PlatformError):
     """The provider refused the input or output as unsafe content."""
 

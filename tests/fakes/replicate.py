@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import trio
@@ -28,7 +28,8 @@ class Script:
     created settled; ``None``: it never settles). It settles as ``status``
     with ``output`` or ``error``; a settled prediction reports ``metrics`` as
     Replicate does (``predict_time`` in seconds; official models add
-    ``image_count`` or token counts).
+    ``image_count`` or token counts). The first ``failures`` predictions
+    settle ``failed`` with ``failure_error`` (a cold start gone wrong).
     """
 
     output: Any = "fake output"
@@ -36,6 +37,8 @@ class Script:
     error: Any = None
     polls: int | None = 2
     metrics: dict[str, Any] = field(default_factory=lambda: {"predict_time": 2.5})
+    failures: int = 0  # the first predictions that end failed anyway
+    failure_error: str = "CUDA error: device-side assert triggered"
 
 
 @dataclass
@@ -157,6 +160,9 @@ class FakeReplicate(FakeService):
         script = self.by_prompt.get(str(data.get("prompt")))
         script = script or self.scripts.get(path, self.default)
         pid = f"pred{next(self._ids):04d}"
+        if script.failures > 0:
+            script.failures -= 1
+            script = replace(script, status="failed", error=script.failure_error, failures=0)
         prediction = FakePrediction(pid, path, version, data, script)
         if script.polls == 0:
             prediction.status = script.status

@@ -27,7 +27,13 @@ from tests.fakes.vestaboard import FakeVestaboard
 
 GUARD_SECONDS = 10
 FAST_RETRY = RetryPolicy(retries=3, base_seconds=0.01, cap_seconds=0.04)
-FAST_POLL = PollPolicy(initial_seconds=0.01, factor=2.0, max_seconds=0.04, timeout_seconds=5.0)
+FAST_POLL = PollPolicy(
+    initial_seconds=0.01,
+    factor=2.0,
+    max_seconds=0.04,
+    timeout_seconds=5.0,
+    failed_base_seconds=0.01,
+)
 
 
 def platform_settings(**overrides: Any) -> Settings:

@@ -295,20 +295,37 @@ async def test_a_rejected_token_fails_the_run_and_a_new_prompt_runs(
 async def test_a_failed_prediction_fails_the_run_with_replicates_reason(
     panic: Panic, owner: User, settings: Settings, replicate_fake: FakeReplicate
 ) -> None:
-    replicate_fake.script(SD_PATH, status="failed", error="CUDA out of memory", polls=1)
+    reason = "Invalid input: width is not a multiple of 64"
+    replicate_fake.script(SD_PATH, status="failed", error=reason, polls=1)
     net = await panic.create_network(owner.id, "oom", models=["stable-diffusion", "moondream2"])
     with trio.fail_after(GUARD):
         genesis, _ = await start_and_wait(panic, net.id, "a huge mural", failed)
     [row] = await panic.list_run(net.id, genesis.run_number)
-    [pid] = replicate_fake.predictions  # not a content refusal: no safe-prompt retry
-    assert row.metadata["error"] == (
-        f"Replicate prediction {pid} for stable-diffusion failed: CUDA out of memory"
+    [pid] = replicate_fake.predictions  # an input error: no safe-prompt retry, no new try
+    assert (
+        row.metadata["error"] == f"Replicate prediction {pid} for stable-diffusion failed: {reason}"
     )
     assert panic.status(net.id).state == "failed"
     replicate_fake.script(SD_PATH, output=[image_url(settings)], polls=0)
     with trio.fail_after(GUARD):
         rows = await run_steps(panic, net.id, "a small mural", steps=1)
     assert rows[0].metadata["prediction_id"] != pid
+
+
+async def test_a_prediction_that_fails_twice_is_tried_again_and_the_run_goes_on(
+    panic: Panic, owner: User, settings: Settings, replicate_fake: FakeReplicate
+) -> None:
+    replicate_fake.script(SD_PATH, output=[image_url(settings)], polls=1, failures=2)
+    replicate_fake.script(MOONDREAM_PATH, output="a cold start, survived", polls=0)
+    net = await panic.create_network(owner.id, "cold", models=["stable-diffusion", "moondream2"])
+    with trio.fail_after(GUARD):  # the real 1 s and 2 s waits
+        rows = await run_steps(panic, net.id, "a mural", steps=2)
+    first = rows[0]
+    assert first.state == "completed"
+    assert first.metadata["attempts"] == 3
+    assert first.metadata["failed_predictions"] == ["pred0001", "pred0002"]
+    assert first.metadata["prediction_id"] == "pred0003"
+    assert rows[1].output == "a cold start, survived"
 
 
 async def test_a_refused_prompt_is_retried_with_the_wombat_and_the_run_goes_on(

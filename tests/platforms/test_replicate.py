@@ -17,7 +17,12 @@ from panic_trio.errors import (
     PlatformUnavailable,
 )
 from panic_trio.platforms.base import Result
-from panic_trio.platforms.replicate import PollPolicy, ReplicatePlatform, poll_delays
+from panic_trio.platforms.replicate import (
+    PollPolicy,
+    ReplicatePlatform,
+    failed_retry_delays,
+    poll_delays,
+)
 from tests.fakes.replicate import TOKEN, FakeReplicate, version_for
 from tests.platforms.conftest import (
     FAST_POLL,
@@ -172,7 +177,7 @@ async def test_the_overall_timeout_raises_and_cancels(
             "failed",
             "CUDA out of memory",
             PlatformRejected,
-            r"pred0001 for stable-diffusion failed: CUDA",
+            r"pred0004 for stable-diffusion failed: CUDA",  # after three more tries,
         ),
         ("failed", None, PlatformRejected, "failed: no reason given"),
         ("failed", {"code": 5}, PlatformRejected, r'failed: \{"code": 5\}'),
@@ -322,6 +327,88 @@ async def test_image_reproducer_ii_makes_no_call(
     result = await invoke(platform(replicate_fake, http_client), "image-reproducer-ii-flux", IMAGE)
     assert result.output == IMAGE
     assert replicate_fake.requests == []
+
+
+async def test_a_failed_prediction_is_tried_again_until_it_succeeds(
+    replicate_fake: FakeReplicate, http_client: httpx.AsyncClient
+) -> None:
+    replicate_fake.script(SD_PATH, output=[IMAGE], polls=1, failures=2)
+    result = await invoke(platform(replicate_fake, http_client))
+    assert result.output == IMAGE
+    assert list(replicate_fake.predictions) == ["pred0001", "pred0002", "pred0003"]
+    assert [p.status for p in replicate_fake.predictions.values()] == [
+        "failed",
+        "failed",
+        "succeeded",
+    ]
+    assert result.metadata["attempts"] == 3
+    assert result.metadata["failed_predictions"] == ["pred0001", "pred0002"]
+    assert result.metadata["prediction_id"] == "pred0003"
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        ("NSFW content detected. Try again.", ContentFiltered),
+        ("Invalid input: prompt is too long", PlatformRejected),
+        ("image must be one of png, jpg", PlatformRejected),
+    ],
+)
+async def test_refusals_and_input_errors_are_not_tried_again(
+    replicate_fake: FakeReplicate,
+    http_client: httpx.AsyncClient,
+    error: str,
+    expected: type[Exception],
+) -> None:
+    replicate_fake.script(SD_PATH, output=[IMAGE], polls=1, failures=1, failure_error=error)
+    with pytest.raises(expected) as refused:
+        await invoke(platform(replicate_fake, http_client))
+    assert error in refused.value.message
+    assert list(replicate_fake.predictions) == ["pred0001"]
+
+
+async def test_a_prediction_that_keeps_failing_gives_up_after_three_more_tries(
+    replicate_fake: FakeReplicate, http_client: httpx.AsyncClient
+) -> None:
+    replicate_fake.script(SD_PATH, output=[IMAGE], polls=1, failures=10)
+    with pytest.raises(PlatformRejected, match="pred0004 .* failed: CUDA error"):
+        await invoke(platform(replicate_fake, http_client))
+    assert len(replicate_fake.predictions) == 4
+
+
+def test_failed_predictions_wait_one_two_four_seconds() -> None:
+    assert failed_retry_delays(PollPolicy()) == (1.0, 2.0, 4.0)
+
+
+class FailingTransport:
+    """An in-memory Replicate whose first ``failures`` predictions end failed at once."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.created: list[float] = []
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        await trio.lowlevel.checkpoint()
+        if request.url.path.startswith("/models/"):
+            return httpx.Response(200, json={"latest_version": {"id": "v1"}})
+        self.created.append(trio.current_time())
+        pid = f"p{len(self.created)}"
+        if len(self.created) <= self.failures:
+            return httpx.Response(201, json={"id": pid, "status": "failed", "error": "cold"})
+        return httpx.Response(201, json={"id": pid, "status": "succeeded", "output": [IMAGE]})
+
+
+async def test_failed_prediction_retries_wait_exactly_in_virtual_time(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    transport = FailingTransport(failures=2)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(transport)) as client:
+        replicate = ReplicatePlatform(client, platform_settings(replicate_base_url="http://r.test"))
+        result = await replicate.invoke(make_call(SD, "a red balloon", TOKEN))
+    assert result.output == IMAGE
+    assert transport.created == [0.0, 1.0, 3.0]
+    assert result.metadata["attempts"] == 3
+    assert result.metadata["latency_ms"] == 3000
 
 
 def test_poll_delays_grow_to_the_cap() -> None:

@@ -137,6 +137,7 @@ class CallMeter:
     started: float = field(default_factory=trio.current_time)
     retries: int = 0
     prediction_id: str | None = None
+    failed_predictions: list[str] = field(default_factory=list)
 
     def metadata(self) -> dict[str, Any]:
         """``latency_ms``, ``attempts`` and, where there is one, ``prediction_id``."""
@@ -146,6 +147,8 @@ class CallMeter:
         }
         if self.prediction_id is not None:
             meta["prediction_id"] = self.prediction_id
+        if self.failed_predictions:
+            meta["failed_predictions"] = list(self.failed_predictions)
         return meta
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -21,7 +22,13 @@ from typing import Any, Final
 import httpx
 import trio
 
-from panic_trio.errors import ContentFiltered, PlatformError, PlatformRejected, PlatformTimeout
+from panic_trio.errors import (
+    ContentFiltered,
+    PlatformError,
+    PlatformRejected,
+    PlatformTimeout,
+    PredictionFailed,
+)
 from panic_trio.platforms.base import Call, Result
 from panic_trio.platforms.http import (
     CallMeter,
@@ -42,6 +49,14 @@ logger = logging.getLogger(__name__)
 PLATFORM: Final = "replicate"
 PENDING_STATUSES: Final = frozenset({"starting", "processing"})
 CANCEL_TIMEOUT_SECONDS: Final = 5.0
+FAILED_RETRIES: Final = 3
+# A failed prediction whose error reads like this was refused for its input:
+# running it again would fail the same way (and bill again).
+_INPUT_ERROR: Final = re.compile(
+    r"invalid input|input validation|validation error|unprocessable|is not a valid|"
+    r"must be (?:one of|a|an|less|greater|at)|too (?:long|large|short)",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +66,10 @@ class PollPolicy:
     Sleeps start at ``initial_seconds`` and grow by ``factor`` up to
     ``max_seconds``; the whole call gets ``timeout_seconds``; a cancel request
     gets ``cancel_timeout_seconds`` even when the call itself was cancelled.
+    A prediction that ends ``failed`` (not an NSFW refusal, not an input
+    error) is tried again up to ``failed_retries`` times, after
+    ``failed_base_seconds`` doubling (1 s, 2 s, 4 s), as the original did:
+    cold starts and passing model errors are common on Replicate.
     """
 
     initial_seconds: float = 0.5
@@ -58,6 +77,8 @@ class PollPolicy:
     max_seconds: float = 2.0
     timeout_seconds: float = 600.0
     cancel_timeout_seconds: float = CANCEL_TIMEOUT_SECONDS
+    failed_retries: int = FAILED_RETRIES
+    failed_base_seconds: float = 1.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PollPolicy:
@@ -69,6 +90,11 @@ class PollPolicy:
         """
         margin = min(CANCEL_TIMEOUT_SECONDS, settings.invoke_timeout * 0.05)
         return cls(timeout_seconds=settings.invoke_timeout - margin)
+
+
+def failed_retry_delays(policy: PollPolicy) -> tuple[float, ...]:
+    """The sleeps before each new try of a failed prediction: 1, 2, 4 s by default."""
+    return tuple(policy.failed_base_seconds * 2**n for n in range(policy.failed_retries))
 
 
 def poll_delays(policy: PollPolicy) -> Iterator[float]:
@@ -135,7 +161,7 @@ class ReplicatePlatform:
         path = request.path or call.model.path
         timeout = self._poll.timeout_seconds
         with trio.move_on_after(timeout) as deadline:
-            prediction = await self._run(path, dict(request.input), token, model_id, meter)
+            output = await self._settle(path, dict(request.input), token, model_id, meter)
         if deadline.cancelled_caught:
             what = "no prediction was started"
             if meter.prediction_id:
@@ -145,7 +171,6 @@ class ReplicatePlatform:
                 platform=PLATFORM,
                 model=model_id,
             )
-        output = _settled_output(prediction, model_id)
         try:
             text = spec.parse(output)
         except OutputShapeError as exc:
@@ -155,6 +180,34 @@ class ReplicatePlatform:
                 f"{model_id} returned an empty output", platform=PLATFORM, model=model_id
             )
         return Result(text, {**meter.metadata(), "usage": prediction_usage(prediction)})
+
+    async def _settle(
+        self, path: str, data: dict[str, Any], token: str, model_id: str, meter: CallMeter
+    ) -> Any:
+        """The output of a prediction, trying a failed one again (see :class:`PollPolicy`).
+
+        Each new try is a new prediction; ``meter`` counts it in ``attempts``
+        and keeps the ids that failed in ``failed_predictions``.
+        """
+        delays = failed_retry_delays(self._poll)
+        for retry in range(len(delays) + 1):
+            prediction = await self._run(path, data, token, model_id, meter)
+            try:
+                return _settled_output(prediction, model_id)
+            except PredictionFailed as exc:
+                if retry == len(delays):
+                    raise
+                meter.retries += 1
+                meter.failed_predictions.append(str(prediction.get("id")))
+                logger.warning(
+                    "%s; trying again in %g s (retry %d of %d)",
+                    exc.message,
+                    delays[retry],
+                    retry + 1,
+                    len(delays),
+                )
+                await trio.sleep(delays[retry])
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _run(
         self, path: str, data: dict[str, Any], token: str, model_id: str, meter: CallMeter
@@ -336,7 +389,8 @@ def _settled_output(prediction: Mapping[str, Any], model_id: str) -> Any:
                 platform=PLATFORM,
                 model=model_id,
             )
-        raise PlatformRejected(
+        failure = PlatformRejected if _INPUT_ERROR.search(reason) else PredictionFailed
+        raise failure(
             f"Replicate prediction {prediction_id} for {model_id} failed: {reason}",
             platform=PLATFORM,
             model=model_id,
