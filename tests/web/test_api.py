@@ -310,3 +310,66 @@ async def test_a_network_cannot_be_created_with_fields_it_does_not_have(world: W
         assert response.status_code == 422
         assert (await response.get_json())["message"] == "unknown network field(s): owner_id"
         assert await world.panic.list_networks() == before
+
+
+async def test_the_current_run_can_be_read_and_its_number_outlives_a_stop(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        headers = await api_key(world, world.owner.id)
+        net = world.network.id
+        c = client(world)
+        none = await c.get(f"/api/networks/{net}/runs/current", headers=headers)
+        assert none.status_code == 404
+        assert (await none.get_json())["last_run_number"] is None
+        genesis = await world.panic.start_run(net, "what is going on")
+        going = await c.get(f"/api/networks/{net}/runs/current", headers=headers)
+        assert going.status_code == 200
+        body = await going.get_json()
+        assert body["run_number"] == genesis.run_number
+        assert body["genesis"]["input"] == "what is going on"
+        assert body["current"]["run_number"] == genesis.run_number
+        assert body["status"]["state"] in ("invoking", "waiting")
+        await c.delete(f"/api/networks/{net}/runs/current", headers=headers)
+        after = await c.get(f"/api/networks/{net}/runs/current", headers=headers)
+        assert after.status_code == 404
+        assert (await after.get_json())["last_run_number"] == genesis.run_number
+        status = (await (await c.get(f"/api/networks/{net}", headers=headers)).get_json())["status"]
+        assert status["state"] == "idle"
+        assert status["genesis"]["run_number"] == genesis.run_number
+        stranger = await api_key(world, world.other.id)
+        hidden = await c.get(f"/api/networks/{net}/runs/current", headers=stranger)
+        assert hidden.status_code == 404
+        assert "last_run_number" not in await hidden.get_json()
+
+
+async def test_the_owner_may_replace_a_run_inside_its_lockout(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        headers = await api_key(world, world.owner.id)
+        net = world.network.id
+        url = f"/api/networks/{net}/runs"
+        c = client(world)
+        first = await c.post(url, json={"prompt": "first"}, headers=headers)
+        assert first.status_code == 201
+        locked = await c.post(url, json={"prompt": "second"}, headers=headers)
+        assert locked.status_code == 429
+        replaced = await c.post(f"{url}?replace=true", json={"prompt": "third"}, headers=headers)
+        assert replaced.status_code == 201
+        genesis = (await replaced.get_json())["genesis"]
+        assert world.panic.status(net).genesis is not None
+        assert world.panic.status(net).genesis.id == genesis["id"]  # type: ignore[union-attr]
+        old = await world.panic.list_run(net, (await first.get_json())["genesis"]["run_number"])
+        assert old[-1].metadata["error"] == "cancelled: replaced by a new run"
+        bad = await c.post(f"{url}?replace=maybe", json={"prompt": "x"}, headers=headers)
+        assert bad.status_code == 400
+
+
+async def test_a_terminal_token_may_not_replace_a_run(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        net = world.network.id
+        first = await world.panic.start_run(net, "the visitor's run")
+        token = world.tokens.issue(net)
+        c = client(world)
+        refused = await c.post(
+            f"/api/networks/{net}/runs?token={token}&replace=true", json={"prompt": "mine now"}
+        )
+        assert refused.status_code == 403
+        assert world.panic.status(net).genesis == first

@@ -90,8 +90,18 @@ async def managed_network(network_id: int, user: User) -> Network:
     return network
 
 
-async def _prompting_caller(network_id: int) -> Caller:
+def _replace_flag() -> bool:
+    """``?replace=true``: stop the current run and start in one step (owners only)."""
+    value = request.args.get("replace", "false").lower()
+    if value not in ("true", "false", "1", "0"):
+        fail(400, "bad_request", "replace must be true or false")
+    return value in ("true", "1")
+
+
+async def _prompting_caller(network_id: int, *, replace: bool = False) -> Caller:
     token = request.args.get("token")
+    if replace and (request.headers.get("Authorization") is None and token is not None):
+        fail(403, "forbidden", "only the network's owner may replace a run")
     if request.headers.get("Authorization") is None and token is not None:
         check = web_state().tokens.check(token, network_id)
         if check != "ok":
@@ -121,9 +131,14 @@ async def _json_object() -> dict[str, Any]:
 
 @bp.post("/networks/<id:network_id>/runs")
 async def start_run(network_id: int) -> Any:
-    """Start a run: 201 genesis, 429 locked out or rate limited, 422 bad prompt."""
+    """Start a run: 201 genesis, 429 locked out or rate limited, 422 bad prompt.
+
+    With ``?replace=true`` (the owner or an admin, not a terminal token) an
+    active run is stopped and the new one started in one step, lockout or not.
+    """
     state = web_state()
-    who = await _prompting_caller(network_id)
+    replace = _replace_flag()
+    who = await _prompting_caller(network_id, replace=replace)
     body = await _json_object()
     wait = state.prompt_limiter.hit(who.client_key)
     if wait > 0:
@@ -137,7 +152,7 @@ async def start_run(network_id: int) -> Any:
     if not isinstance(prompt, str):
         fail(422, "invalid_prompt", 'the body needs a "prompt" string')
     try:
-        genesis = await state.panic.start_run(network_id, prompt)
+        genesis = await state.panic.start_run(network_id, prompt, replace=replace)
     except LockedOut as exc:
         seconds = whole_seconds(exc.retry_after)
         raise ApiError(
@@ -153,6 +168,25 @@ async def start_run(network_id: int) -> Any:
     except NotFound as exc:
         fail(404, "not_found", str(exc))
     return jsonify({"genesis": genesis.to_json()}), 201
+
+
+@bp.get("/networks/<id:network_id>/runs/current")
+async def current_run(network_id: int) -> Any:
+    """The active run: its genesis, latest invocation and status; 404 if none."""
+    user = await caller(write=False)
+    await managed_network(network_id, user)
+    status = web_state().panic.status(network_id)
+    if not status.active or status.genesis is None:
+        last = status.genesis.run_number if status.genesis is not None else None
+        fail(404, "not_found", f"no run is going on network {network_id}", last_run_number=last)
+    return jsonify(
+        {
+            "run_number": status.genesis.run_number,
+            "genesis": status.genesis.to_json(),
+            "current": status.current.to_json() if status.current else None,
+            "status": status.to_json(),
+        }
+    )
 
 
 @bp.delete("/networks/<id:network_id>/runs/current")

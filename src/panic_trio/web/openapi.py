@@ -217,10 +217,36 @@ OPENAPI: Final[dict[str, Any]] = {
                     security=[*_AUTH, {"terminal": []}],
                 ),
                 "requestBody": _body("StartRun"),
+                "parameters": [
+                    {
+                        "name": "replace",
+                        "in": "query",
+                        "required": False,
+                        "description": "true: stop the current run and start in one step "
+                        "(owner or admin; not with a terminal token)",
+                        "schema": {"type": "string", "enum": ["true", "false", "1", "0"]},
+                    }
+                ],
             },
         },
         "/api/networks/{network_id}/runs/current": {
             "parameters": [_integer("network_id")],
+            "get": _operation(
+                "The active run: run_number, genesis, current invocation and status",
+                (
+                    "200",
+                    _json(
+                        "the run",
+                        {
+                            "run_number": {"type": "integer"},
+                            "genesis": _ref("Invocation"),
+                            "current": _NULLABLE_INVOCATION,
+                            "status": _ref("Status"),
+                        },
+                    ),
+                ),
+                "401 404",
+            ),
             "delete": _operation(
                 "Stop the current run",
                 ("200", _json("whether a run was stopped", {"stopped": {"type": "boolean"}})),
