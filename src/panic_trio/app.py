@@ -7,11 +7,13 @@ nursery (see :mod:`panic_trio.operations`); errors go to Sentry when
 ``PANIC_SENTRY_DSN`` is set.
 
 Shutdown (SIGINT/SIGTERM, or ``shutdown_trigger``) is ordered so nothing is
-cut off mid-sentence: first the app's ``going_away`` event, so every WebSocket
-closes with 1001 at once; then Hypercorn's trigger, so it stops accepting and
-finishes open requests; then leaving ``open_panic``, which ends runs without
-failing them (they resume at the next start). A second signal, or the
-``shutdown_timeout`` deadline, cuts everything short.
+cut off mid-sentence and nothing goes on that should not: first every run
+stops stepping (released, so it resumes at the next start) and the app's
+``going_away`` event is set, so every WebSocket closes with 1001 at once; then
+Hypercorn's trigger, so it stops accepting; as soon as no HTTP request is in
+flight, Hypercorn is cut short (idle keep-alive connections would otherwise
+hold it for its whole graceful timeout); then leaving ``open_panic``. A second
+signal, or the ``shutdown_timeout`` deadline, cuts everything short.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Final
 import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
+from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, Scope
 from quart_trio import QuartTrio
 
 from panic_trio.domain import Network, User
@@ -37,7 +40,7 @@ from panic_trio.security.tokens import load_secret_key
 from panic_trio.settings import Settings
 from panic_trio.store.installations import Installation
 from panic_trio.web import create_app
-from panic_trio.web.state import EXTENSION, WebState
+from panic_trio.web.state import EXTENSION, SocketRegistry, WebState
 
 logger = logging.getLogger(__name__)
 
@@ -123,14 +126,31 @@ def print_demo(seed: DemoSeed, app: QuartTrio, base: str) -> None:
     )
 
 
-class _Shutdown:
-    """The ordered shutdown: goodbye to sockets, then Hypercorn, then a deadline."""
+def counted(app: ASGIFramework, requests: SocketRegistry) -> ASGIFramework:
+    """``app``, counting its HTTP requests in flight (shutdown waits for those only)."""
 
-    def __init__(self, state: WebState, settings: Settings, root: trio.Nursery) -> None:
+    async def asgi(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        with requests.track():
+            await app(scope, receive, send)
+
+    return asgi
+
+
+class _Shutdown:
+    """The ordered shutdown: runs and sockets at once, then Hypercorn, then a deadline."""
+
+    def __init__(
+        self, state: WebState, settings: Settings, root: trio.Nursery, panic: Panic
+    ) -> None:
         self.stop_serving = trio.Event()
+        self.http_scope = trio.CancelScope()
         self._state = state
         self._settings = settings
         self._root = root
+        self._panic = panic
         self._begun = False
 
     async def begin(self) -> None:
@@ -139,12 +159,16 @@ class _Shutdown:
             self._root.cancel_scope.cancel()
             return
         self._begun = True
-        logger.info("shutting down: closing live connections")
+        logger.info("shutting down: runs stop stepping; closing live connections")
         self._root.cancel_scope.deadline = trio.current_time() + self._settings.shutdown_timeout
         self._state.going_away.set()
-        with trio.move_on_after(GOODBYE_SECONDS):
-            await self._state.sockets.wait_idle()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._panic.engine.shut_down)
+            with trio.move_on_after(GOODBYE_SECONDS):
+                await self._state.sockets.wait_idle()
         self.stop_serving.set()
+        await self._state.requests.wait_idle()
+        self.http_scope.cancel(reason="shutting down: no request in flight")
 
     async def on_signals(self, *, task_status: trio.TaskStatus[None]) -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -184,7 +208,8 @@ async def serve(
             panic, settings, secret_key=secret, going_away=going_away, exporter=metrics
         )
         async with trio.open_nursery() as root:
-            shutdown = _Shutdown(app.extensions[EXTENSION], settings, root)
+            state: WebState = app.extensions[EXTENSION]
+            shutdown = _Shutdown(state, settings, root, panic)
             if shutdown_trigger is not None:
                 root.start_soon(shutdown.on_trigger, shutdown_trigger)
             elif threading.current_thread() is threading.main_thread():
@@ -197,12 +222,13 @@ async def serve(
 
             async def http(*, task_status: trio.TaskStatus[list[str]]) -> None:
                 try:
-                    await hypercorn_serve(
-                        app,
-                        hypercorn_config(settings),
-                        shutdown_trigger=shutdown.stop_serving.wait,
-                        task_status=task_status,
-                    )
+                    with shutdown.http_scope:
+                        await hypercorn_serve(
+                            counted(app, state.requests),
+                            hypercorn_config(settings),
+                            shutdown_trigger=shutdown.stop_serving.wait,
+                            task_status=task_status,
+                        )
                 finally:
                     root.cancel_scope.cancel()  # the signal watcher has nothing left to do
 

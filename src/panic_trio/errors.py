@@ -78,6 +78,10 @@ class InvalidWatcher(InvalidInput):
     """A watcher (display) configuration is invalid."""
 
 
+class ShuttingDown(PanicError):
+    """The server is shutting down: no new run starts (ask again after the restart)."""
+
+
 class LockedOut(PanicError):
     """A run is active and still inside its lockout window.
 

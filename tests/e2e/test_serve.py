@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import warnings
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -287,3 +288,74 @@ async def test_serve_exports_metrics_and_backs_up_while_serving(settings: Settin
             folder = trio.Path(settings.backups_folder)
             assert len(list(await folder.glob("panic-*.db"))) == 2  # PANIC_BACKUP_KEEP
             stop.set()
+
+
+async def test_sigint_with_50_sockets_open_stops_runs_at_once_and_exits_within_2_s(
+    tmp_path: Path,
+) -> None:
+    settings = live_settings(tmp_path, backoff="inf:0", dummy_delay=0.1)
+    network_id, key = await seed(settings)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PANIC_")},
+        "PANIC_DATABASE_URL": settings.database_url,
+        "PANIC_DATA_DIR": str(settings.data_dir),
+        "PANIC_SECRET_KEY": "a-cli-test-secret-key-long-enough",
+        "PANIC_BACKOFF": "inf:0",
+        "PANIC_DUMMY_DELAY": "0.1",
+    }
+    command = [sys.executable, "-m", "panic_trio", "serve", "--port", str(settings.port)]
+    run = partial(
+        trio.run_process, command, env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, check=False,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{settings.port}"
+    closed: list[int | None] = []
+
+    async def viewer(task_status: trio.TaskStatus[None]) -> None:
+        async with open_ws(base.replace("http", "ws") + f"/ws/networks/{network_id}") as ws:
+            await ws.get_message()
+            task_status.started()
+            try:
+                await drain(ws)
+            except ConnectionClosed as exc:
+                closed.append(exc.reason.code if exc.reason else None)
+
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            process: trio.Process = await nursery.start(run)
+            async with httpx.AsyncClient(base_url=base) as http:
+                while True:
+                    try:
+                        if (await http.get("/healthz")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        await trio.sleep(0.1)
+                started = await http.post(
+                    f"/api/networks/{network_id}/runs",
+                    json={"prompt": "keep stepping"},
+                    headers={"Authorization": f"Bearer {key}"},
+                )
+                assert started.status_code == 201
+                run_number = started.json()["genesis"]["run_number"]
+            async with trio.open_nursery() as viewers, httpx.AsyncClient(base_url=base) as idle:
+                for _ in range(50):
+                    await viewers.start(viewer)
+                # a browser also keeps idle HTTP connections open (keep-alive)
+                assert (await idle.get("/healthz")).status_code == 200
+                await trio.sleep(1.0)  # the run steps every 0.1 s meanwhile
+                process.send_signal(signal.SIGINT)
+                signalled = trio.current_time()
+                signalled_at = datetime.now(UTC)
+                assert await process.wait() == 0
+                took = trio.current_time() - signalled
+    async with open_panic(settings) as panic:
+        rows = await panic.list_run(network_id, run_number)
+    assert took < 2.0, f"exit took {took:.2f} s"
+    assert closed == [1001] * 50
+    assert len(rows) >= 5
+    assert rows[-1].state == "ready"  # released for resume, not failed
+    assert all(r.state == "completed" for r in rows[:-1])
+    # at most the step in flight (0.1 s) finishes; no step starts after the signal
+    late = [r for r in rows if (r.inserted_at - signalled_at).total_seconds() > 0.3]
+    assert late == []
+    print(f"exit {took:.2f} s after SIGINT with 50 sockets; {len(rows)} rows")

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, update
 
 from panic_trio import Panic, Settings, open_panic
 from panic_trio.domain import Event, Invocation, Network, User
-from panic_trio.errors import InvalidPrompt, LockedOut, NotFound
+from panic_trio.errors import InvalidPrompt, LockedOut, NotFound, ShuttingDown
 from panic_trio.models import get_model
 from panic_trio.platforms.base import Call
 from panic_trio.store.schema import invocations
@@ -352,3 +352,16 @@ async def test_concurrent_prompts_start_exactly_one_run(
     assert len(started) == 1
     assert len(refused) == 49
     assert {r.genesis.id for r in refused} == {started[0].id}
+
+
+async def test_no_run_starts_once_the_engine_is_shutting_down(
+    panic: Panic, loop_network: Network
+) -> None:
+    with trio.fail_after(GUARD):
+        genesis = await panic.start_run(loop_network.id, "before")
+        await panic.engine.shut_down()
+        with pytest.raises(ShuttingDown):
+            await panic.start_run(loop_network.id, "too late")
+        rows = await panic.list_run(loop_network.id, genesis.run_number)
+    assert rows[-1].state == "ready"  # released for resume, not failed
+    assert await panic.store.recent_invocations(1, loop_network.id) == [rows[-1]]

@@ -28,7 +28,7 @@ from panic_trio.engine.requests import (
     TokenLookup,
 )
 from panic_trio.engine.runner import STOPPED, NetworkRunner
-from panic_trio.errors import PanicError
+from panic_trio.errors import PanicError, ShuttingDown
 from panic_trio.inputs import check_prompt
 from panic_trio.models import check_network
 from panic_trio.models.prices import PriceTable, builtin_prices
@@ -56,6 +56,7 @@ class Engine:
         self._nursery = nursery
         self._runners: dict[int, NetworkRunner] = {}
         self._hubs: dict[int, Broadcast[Event]] = {}
+        self._closing = False
 
     @property
     def prices(self) -> PriceTable:
@@ -103,6 +104,8 @@ class Engine:
             LockedOut: a run is active and inside its lockout.
         """
         check_prompt(prompt)
+        if self._closing:
+            raise ShuttingDown("the server is shutting down: try again in a moment")
         network = await self._deps.store.get_network(network_id)
         check_network(network.models)
         reply = Reply[Invocation]()
@@ -183,7 +186,12 @@ class Engine:
         return resumed
 
     async def shut_down(self) -> None:
-        """End every run without failing it, so each resumes after a restart."""
+        """End every run without failing it, so each resumes after a restart.
+
+        From now on no run starts: a prompt arriving while the server says
+        goodbye would otherwise start a run that is cut off at once.
+        """
+        self._closing = True
         async with trio.open_nursery() as nursery:
             for runner in self._runners.values():
                 nursery.start_soon(runner.shut_down)

@@ -89,17 +89,10 @@ async def _feed() -> None:
     with state.panic.engine.feed.subscribe() as events:
         async with trio.open_nursery() as nursery:
 
-            async def goodbye() -> None:
-                await state.going_away.wait()
-                with trio.move_on_after(2):
-                    await websocket.close(1001, "server shutting down")
-                nursery.cancel_scope.cancel()
-
             async def read() -> None:  # nothing to read, but notice a disconnect
                 while True:
                     await websocket.receive()
 
-            nursery.start_soon(goodbye)
             nursery.start_soon(read)
             async for event in events:
                 if event.kind == "status":

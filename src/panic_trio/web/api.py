@@ -15,7 +15,13 @@ from typing import Any, NoReturn
 from quart import Blueprint, Response, jsonify, request
 
 from panic_trio.domain import Network, User, iso
-from panic_trio.errors import InvalidInput, LockedOut, NotFound, SpendingCapReached
+from panic_trio.errors import (
+    InvalidInput,
+    LockedOut,
+    NotFound,
+    ShuttingDown,
+    SpendingCapReached,
+)
 from panic_trio.inputs import check_known_fields
 from panic_trio.models import all_models, find_model, network_problem
 from panic_trio.models.validation import compatible_next
@@ -167,6 +173,8 @@ async def start_run(network_id: int) -> Any:
         fail(422, error, exc.message)
     except NotFound as exc:
         fail(404, "not_found", str(exc))
+    except ShuttingDown as exc:
+        fail(503, "shutting_down", str(exc))
     return jsonify({"genesis": genesis.to_json()}), 201
 
 

@@ -39,7 +39,7 @@ from panic_trio.store.installations import Installation
 from panic_trio.watchers import Watcher, screen, slot_for
 from panic_trio.web.auth import current_user
 from panic_trio.web.encoding import dumps
-from panic_trio.web.live import GOODBYE_SECONDS, SLOW_CLIENT_SECONDS, open_socket
+from panic_trio.web.live import SLOW_CLIENT_SECONDS, open_socket
 from panic_trio.web.pages import not_found
 from panic_trio.web.render import markdown, media_src, output_type
 from panic_trio.web.state import WebState, web_state
@@ -162,7 +162,6 @@ class DisplaySocket:
                 panic.watch(self.installation.network_id) as events,
                 trio.open_nursery() as nursery,
             ):
-                nursery.start_soon(self._say_goodbye, nursery.cancel_scope)
                 nursery.start_soon(self._reload_on_change, nursery.cancel_scope)
                 nursery.start_soon(self._drain)
                 await self._send(await self.screen_frame())
@@ -225,20 +224,10 @@ class DisplaySocket:
         while True:
             await websocket.receive()
 
-    async def _say_goodbye(self, scope: trio.CancelScope) -> None:
-        await _close_when_going_away(self.state, scope)
-
     async def _reload_on_change(self, scope: trio.CancelScope) -> None:
         await self.state.panic.installation_changed(self.installation.id)
         await self._send({"type": "reload"})
         scope.cancel(reason="installation changed: the screen reloads")
-
-
-async def _close_when_going_away(state: WebState, scope: trio.CancelScope) -> None:
-    await state.going_away.wait()
-    with trio.move_on_after(GOODBYE_SECONDS):
-        await websocket.close(1001, "server shutting down")
-    scope.cancel()
 
 
 @bp.websocket("/ws/displays/<id:installation_id>/<name>")
@@ -268,7 +257,6 @@ async def viewers_socket(installation_id: int) -> Response | None:
                     await websocket.receive()
 
             nursery.start_soon(drain)
-            nursery.start_soon(_close_when_going_away, web_state(), nursery.cancel_scope)
             async for _ in registry.changes():
                 counts = registry.counts(installation)
                 await websocket.send(dumps({"type": "viewers", "counts": counts}))

@@ -7,8 +7,8 @@ valid ``?token=`` or the owner's (or an admin's) session; the reply is
 ``run_started``, ``locked_out`` or ``error``. A malformed frame gets an
 ``error`` reply and the connection stays up.
 
-Each connection runs one reader and one pusher task (plus a watcher that says
-goodbye with 1001 when the server goes away). Events reach the pusher through
+Each connection runs one reader and one pusher task; :func:`open_socket`
+says goodbye with 1001 when the server goes away. Events reach the pusher through
 the engine's lossy subscription, so a slow browser loses events (and is sent
 a fresh status) instead of slowing a run. Each event is encoded once, however
 many sockets send it.
@@ -99,15 +99,8 @@ class LiveSocket:
         panic = self.state.panic
         async with panic.watch(self.network.id) as events, trio.open_nursery() as nursery:
             await self.send(status_message(panic.status(self.network.id)))
-            nursery.start_soon(self._say_goodbye, nursery.cancel_scope)
             nursery.start_soon(self._read)
             nursery.start_soon(self._push, events, nursery.cancel_scope)
-
-    async def _say_goodbye(self, scope: trio.CancelScope) -> None:
-        await self.state.going_away.wait()
-        with trio.move_on_after(GOODBYE_SECONDS):
-            await websocket.close(1001, "server shutting down")
-        scope.cancel()
 
     async def _push(self, events: Subscription[Event], scope: trio.CancelScope) -> None:
         encode = self.state.network_encoder
@@ -199,14 +192,29 @@ def _error(message: str) -> dict[str, Any]:
 async def open_socket(
     serve: Callable[[], Awaitable[None]],
 ) -> None:
-    """Accept, count and serve one socket; nothing to do if the server is leaving."""
+    """Accept, count and serve one socket, and say goodbye when the server leaves.
+
+    The goodbye is said here, once for every kind of socket: ``serve`` is
+    cancelled first, so nothing of it can send after the close frame.
+    """
     state = web_state()
     if state.going_away.is_set():
         await websocket.close(1001, "server shutting down")
         return
     await websocket.accept()
     with state.sockets.track():
-        await serve()
+        async with trio.open_nursery() as nursery:
+
+            async def leave_when_going_away() -> None:
+                await state.going_away.wait()
+                nursery.cancel_scope.cancel(reason="server shutting down")
+
+            nursery.start_soon(leave_when_going_away)
+            await serve()
+            nursery.cancel_scope.cancel(reason="the socket was closed")
+        if state.going_away.is_set():
+            with trio.move_on_after(GOODBYE_SECONDS):
+                await websocket.close(1001, "server shutting down")
 
 
 @bp.websocket("/ws/networks/<id:network_id>")

@@ -213,7 +213,7 @@ OPENAPI: Final[dict[str, Any]] = {
                 **_operation(
                     "Start a run with {prompt}",
                     ("201", _json("the run started", {"genesis": _ref("Invocation")})),
-                    "400 401 403 404 422",
+                    "400 401 403 404 422 503",
                     security=[*_AUTH, {"terminal": []}],
                 ),
                 "requestBody": _body("StartRun"),

@@ -26,7 +26,7 @@ EXTENSION: Final = "panic_web"
 
 
 class SocketRegistry:
-    """Counts open WebSockets so shutdown can wait until they have said goodbye."""
+    """Counts open WebSockets (or HTTP requests in flight) for shutdown to wait on."""
 
     def __init__(self) -> None:
         self.open = 0
@@ -68,6 +68,7 @@ class WebState:
     run_links: RunLinks
     sockets: SocketRegistry = field(default_factory=SocketRegistry)
     metrics: Metrics | None = None
+    requests: SocketRegistry = field(default_factory=SocketRegistry)  # HTTP, in flight
     network_encoder: EventEncoder = field(default_factory=lambda: EventEncoder(network_message))
     feed_encoder: EventEncoder = field(default_factory=lambda: EventEncoder(feed_message))
 
