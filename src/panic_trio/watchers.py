@@ -287,6 +287,8 @@ def slot_for(watcher: Watcher, invocation: Invocation) -> int | None:
         return None
     if invocation.state == "invoking" and not watcher.show_invoking:
         return None
+    if invocation.state == "failed":
+        return None  # a stopped or failed step: the last good output stays up
     return 0
 
 

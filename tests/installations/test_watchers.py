@@ -194,8 +194,10 @@ def test_a_single_screen_shows_sequence_mod_stride_equals_offset(stride: int, of
 
 def test_show_invoking_decides_whether_invoking_states_appear() -> None:
     hidden, showing = single(3, 1), single(3, 1, show_invoking=True)
-    for state in ("ready", "completed", "failed"):
+    for state in ("ready", "completed"):
         assert slot_for(hidden, inv(4, state)) == 0
+    for watcher in (hidden, showing):  # a failed step never replaces the last good output
+        assert slot_for(watcher, inv(4, "failed")) is None
     assert slot_for(hidden, inv(4, "invoking")) is None
     assert slot_for(showing, inv(4, "invoking")) == 0
     assert slot_for(showing, inv(5, "invoking")) is None  # still only its stride

@@ -125,7 +125,8 @@ async def test_a_viewer_joining_a_long_run_sees_each_slot_at_once(tmp_path: Path
                     spot = await receive(ws)
     last = run[-1].sequence_number
     assert slots(wall) == {(s % 4): s for s in range(max(0, last - 3), last + 1)}
-    assert slots(spot) == {0: max(s for s in range(1, last + 1) if s % 3 == 1)}
+    good = [r.sequence_number for r in run if r.state == "completed"]
+    assert slots(spot) == {0: max(s for s in good if s % 3 == 1)}  # a stopped step: kept
     assert wall["prompt"] == "go"
 
 
@@ -154,5 +155,36 @@ def test_text_tiles_carry_sanitised_markdown() -> None:
     assert "<strong>bold</strong>" in drawn["html"]
     assert "<script>" not in drawn["html"]
     failed = tile(replace(base, state="failed", metadata={"error": "boom"}), "")
-    assert failed["error"] == "boom"
+    assert failed["state"] == "ended"
+    assert "boom" not in json.dumps(failed)
     assert "html" not in failed
+
+
+async def test_a_stopped_step_is_a_neutral_tile_and_a_single_screen_keeps_its_last_output(
+    world: World,
+) -> None:
+    with trio.fail_after(TIMEOUT):
+        made = await world.panic.create_installation(world.network.id, "Gallery", [GRID, SPOT])
+        genesis = await world.panic.start_run(world.network.id, "a quiet end")
+        await world.panic.stop_run(world.network.id)
+        [stopped] = [
+            r
+            for r in await world.panic.list_run(world.network.id, genesis.run_number)
+            if r.state == "failed"
+        ]
+        assert stopped.metadata["error"] == "cancelled: stopped"
+        drawn = tile(stopped, "http://x")
+        assert drawn["state"] == "ended"
+        assert "error" not in drawn
+        assert "cancel" not in json.dumps(drawn)
+        state = cast(WebState, world.app.extensions[EXTENSION])
+        spot = DisplaySocket(state, made, made.watchers[1])
+        spot.run_number = genesis.run_number
+        failed_on_its_stride = replace(stopped, sequence_number=4)
+        assert (
+            await spot.frame_for(Event("invocation", failed_on_its_stride, RunnerStatus())) is None
+        )
+        async with client(world).websocket(f"/ws/displays/{made.id}/wall") as ws:
+            frame = await receive(ws)
+        assert "cancel" not in json.dumps(frame)
+        assert "stopped" not in json.dumps(frame)

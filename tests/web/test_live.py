@@ -255,10 +255,15 @@ async def test_a_failed_run_is_reported_with_its_reason(world: World) -> None:
             seen = await receive_until(
                 ws, lambda m: m["type"] == "status" and m["status"]["state"] == "failed"
             )
-            assert "OpenAI" in seen[-1]["status"]["error"]
+            assert seen[-1]["status"]["error"] is None  # the visitor is not told why
             failed = await receive_until(ws, lambda m: m["type"] == "invocation")
             assert failed[-1]["invocation"]["state"] == "failed"
-            assert failed[-1]["invocation"]["metadata"]["error"] == seen[-1]["status"]["error"]
+            assert "error" not in failed[-1]["invocation"]["metadata"]
+            assert world.panic.status(network.id).error is not None
+            assert "OpenAI" in world.panic.status(network.id).error  # type: ignore[operator]
+            owner = await signed_in(world, world.owner)
+            async with owner.websocket(f"/ws/networks/{network.id}") as panel:
+                assert "OpenAI" in (await receive(panel))["status"]["error"]
             assert (await prompt(ws, "again at once"))["type"] == "run_started"  # no lockout
 
 
@@ -268,6 +273,7 @@ class StuckSocket(LiveSocket):
     def __init__(self) -> None:  # no Quart context: only what _push uses
         self.state = cast(Any, SimpleNamespace(network_encoder=lambda event: f"frame {event}"))
         self.network = cast(Any, SimpleNamespace(id=1))
+        self._encode = self.state.network_encoder
         self.sent: list[str] = []
 
     async def send(self, text: str) -> None:
@@ -290,3 +296,33 @@ async def test_a_viewer_that_stops_reading_is_dropped_after_the_grace(
         assert trio.current_time() - began == SLOW_CLIENT_SECONDS  # then it is dropped
         assert nursery.cancel_scope.cancel_called
     assert stuck.sent == ["frame one"]
+
+
+async def test_the_public_never_hears_why_a_run_stopped_the_owner_does(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        net = world.network.id
+        owner = await signed_in(world, world.owner)
+        async with (
+            client(world).websocket(f"/ws/networks/{net}") as public,
+            owner.websocket(f"/ws/networks/{net}") as private,
+        ):
+            await receive(public)
+            await receive(private)
+            await world.panic.start_run(net, "stop me")
+            await world.panic.stop_run(net)
+
+            def ended(message: Message) -> bool:
+                invocation = message.get("invocation") or {}
+                return invocation.get("state") == "failed"
+
+            seen_public = await receive_until(public, ended)
+            seen_private = await receive_until(private, ended)
+        assert seen_private[-1]["invocation"]["metadata"]["error"] == "cancelled: stopped"
+        assert seen_private[-1]["invocation"]["metadata"]["cancelled"] is True
+        text = json.dumps(seen_public)
+        assert "cancel" not in text
+        assert '"error": null' in text or '"error"' not in text
+        page = await (await client(world).get(f"/networks/{net}/info")).get_data(as_text=True)
+        assert "cancelled" not in page
+        panel = await (await owner.get(f"/networks/{net}")).get_data(as_text=True)
+        assert "cancelled: stopped" in panel

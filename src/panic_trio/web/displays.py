@@ -89,7 +89,11 @@ def viewers() -> Viewers:
 
 
 def tile(invocation: Invocation, base_url: str) -> dict[str, Any]:
-    """What the browser needs to draw one invocation (no untrusted markup)."""
+    """What the browser needs to draw one invocation (no untrusted markup).
+
+    A failed or stopped step is an ``ended`` tile with no words: a public
+    screen never shows an error (it may name a provider or a missing token).
+    """
     kind = output_type(invocation)
     data: dict[str, Any] = {
         "id": invocation.id,
@@ -100,7 +104,7 @@ def tile(invocation: Invocation, base_url: str) -> dict[str, Any]:
         "input": invocation.input[:500],
     }
     if invocation.state == "failed":
-        data["error"] = str(invocation.metadata.get("error") or "failed")
+        data["state"] = "ended"  # a neutral tile: why it failed is for owner pages only
     elif invocation.output and kind in ("image", "audio"):
         data["src"] = media_src(invocation.output, base_url)
     elif invocation.output:

@@ -10,9 +10,13 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
-from panic_trio.domain import Event, RunnerStatus
+from panic_trio.domain import Event, Invocation, RunnerStatus
+
+# Why a step ended, in words that may name a provider or a missing token:
+# for owner pages only, never for the public (screens, info, terminal).
+PRIVATE_METADATA: Final = frozenset({"error", "cancelled", "archive_error", "failed_predictions"})
 
 
 def dumps(message: dict[str, Any]) -> str:
@@ -23,6 +27,36 @@ def dumps(message: dict[str, Any]) -> str:
 def status_message(status: RunnerStatus) -> str:
     """A ``status`` frame."""
     return dumps({"type": "status", "status": status.to_json()})
+
+
+def public_invocation(invocation: Invocation | None) -> dict[str, Any] | None:
+    """An invocation's JSON without the reasons it failed or was cancelled."""
+    if invocation is None:
+        return None
+    data = invocation.to_json()
+    data["metadata"] = {k: v for k, v in data["metadata"].items() if k not in PRIVATE_METADATA}
+    return data
+
+
+def public_status(status: RunnerStatus) -> dict[str, Any]:
+    """A status's JSON for the public: no error text, invocations without reasons."""
+    data = status.to_json()
+    data["error"] = None
+    data["genesis"] = public_invocation(status.genesis)
+    data["current"] = public_invocation(status.current)
+    return data
+
+
+def public_status_message(status: RunnerStatus) -> str:
+    """A ``status`` frame for a viewer who does not manage the network."""
+    return dumps({"type": "status", "status": public_status(status)})
+
+
+def public_network_message(event: Event) -> str:
+    """The frame a network socket sends for ``event`` to a viewer who does not manage it."""
+    if event.kind == "status" or event.invocation is None:
+        return public_status_message(event.status)
+    return dumps({"type": event.kind, "invocation": public_invocation(event.invocation)})
 
 
 def network_message(event: Event) -> str:

@@ -30,7 +30,7 @@ from panic_trio.domain import Event, Network, iso
 from panic_trio.engine.broadcast import Subscription
 from panic_trio.errors import InvalidInput, LockedOut, NotFound, PanicError, SpendingCapReached
 from panic_trio.web.auth import current_user, may_manage
-from panic_trio.web.encoding import dumps, status_message
+from panic_trio.web.encoding import dumps, public_status_message, status_message
 from panic_trio.web.ratelimit import whole_seconds
 from panic_trio.web.state import WebState, web_state
 
@@ -50,12 +50,16 @@ def same_origin() -> bool:
     return origin is None or urlsplit(origin).netloc == websocket.host
 
 
-async def _permission(state: WebState, network: Network) -> Callable[[], str | None]:
-    """Who may prompt on this socket: a check run at every ``start_run``."""
+async def _permission(state: WebState, network: Network) -> Callable[[], str | None] | None:
+    """Who may prompt on this socket: a check run at every ``start_run``.
+
+    ``None`` for the owner (or an admin): they may always prompt, and they
+    are sent the reasons a run failed, which the public never is.
+    """
     user = await current_user() if same_origin() else None
     token = websocket.args.get("token")
     if may_manage(user, network):
-        return lambda: None
+        return None
 
     def check_token() -> str | None:
         result = state.tokens.check(token, network.id)
@@ -71,10 +75,15 @@ async def _permission(state: WebState, network: Network) -> Callable[[], str | N
 class LiveSocket:
     """One connected browser or script on one network."""
 
-    def __init__(self, state: WebState, network: Network, may_prompt: Callable[[], str | None]):
+    def __init__(
+        self, state: WebState, network: Network, may_prompt: Callable[[], str | None] | None
+    ):
         self.state = state
         self.network = network
-        self.may_prompt = may_prompt
+        self.may_prompt = may_prompt or (lambda: None)
+        self.owner = may_prompt is None
+        self._encode = state.network_encoder if self.owner else state.public_encoder
+        self._status = status_message if self.owner else public_status_message
         self.client_key = f"ip:{websocket.remote_addr}"
         self._send_lock = trio.Lock()
 
@@ -98,12 +107,12 @@ class LiveSocket:
         """Run until the client leaves or the server goes away."""
         panic = self.state.panic
         async with panic.watch(self.network.id) as events, trio.open_nursery() as nursery:
-            await self.send(status_message(panic.status(self.network.id)))
+            await self.send(self._status(panic.status(self.network.id)))
             nursery.start_soon(self._read)
             nursery.start_soon(self._push, events, nursery.cancel_scope)
 
     async def _push(self, events: Subscription[Event], scope: trio.CancelScope) -> None:
-        encode = self.state.network_encoder
+        encode = self._encode
         dropped = 0
         # One scope for the socket's life, its deadline armed only while a frame
         # is being sent: cheaper than a new scope per frame.
@@ -112,7 +121,7 @@ class LiveSocket:
                 messages = [encode(event)]
                 if events.dropped != dropped:  # we lost some: resynchronise with the status
                     dropped = events.dropped
-                    messages.append(status_message(self.state.panic.status(self.network.id)))
+                    messages.append(self._status(self.state.panic.status(self.network.id)))
                 for text in messages:
                     timer.deadline = trio.current_time() + SLOW_CLIENT_SECONDS
                     await self.send(text)

@@ -12,6 +12,7 @@ from panic_trio.domain import Invocation, Network, RunnerStatus, utc_now
 from panic_trio.errors import InvalidInput, NotFound
 from panic_trio.models import find_model
 from panic_trio.web.auth import current_user, login_required, may_manage, safe_next
+from panic_trio.web.encoding import public_invocation, public_status
 from panic_trio.web.pages import not_found
 from panic_trio.web.render import catalog_json, model_json
 from panic_trio.web.ring import ring_view
@@ -62,16 +63,22 @@ def model_rows(network: Network) -> list[dict[str, Any]]:
     return rows
 
 
-async def page_data(network: Network, *, keep: int, **extra: Any) -> dict[str, Any]:
-    """What the page's scripts start from (rendered as JSON, never executed)."""
+async def page_data(
+    network: Network, *, keep: int, public: bool = True, **extra: Any
+) -> dict[str, Any]:
+    """What the page's scripts start from (rendered as JSON, never executed).
+
+    ``public`` pages (everything but the control panel) are not told why a
+    run failed or was stopped: that may name a provider or a missing token.
+    """
     status = web_state().panic.status(network.id)
     invocations = await current_run(status, network.id, keep)
     return {
         "network_id": network.id,
         "models": list(network.models),
         "catalog": catalog_json(network.models),
-        "status": status.to_json(),
-        "invocations": [i.to_json() for i in invocations],
+        "status": public_status(status) if public else status.to_json(),
+        "invocations": [public_invocation(i) if public else i.to_json() for i in invocations],
         "base_url": web_state().settings.base_url,
         "server_time": utc_now().isoformat(),
         **extra,
@@ -81,7 +88,9 @@ async def page_data(network: Network, *, keep: int, **extra: Any) -> dict[str, A
 async def _render_panel(
     network: Network, *, status_code: int = 200, **form: Any
 ) -> tuple[str, int]:
-    data = await page_data(network, keep=GRID_SLOTS, lockout_seconds=network.lockout_seconds)
+    data = await page_data(
+        network, keep=GRID_SLOTS, public=False, lockout_seconds=network.lockout_seconds
+    )
     status = web_state().panic.status(network.id)
     page = await render_template(
         "network.html",

@@ -17,7 +17,12 @@ from quart import current_app
 from panic_trio.operations.metrics import Metrics
 from panic_trio.panic import Panic
 from panic_trio.settings import Settings
-from panic_trio.web.encoding import EventEncoder, feed_message, network_message
+from panic_trio.web.encoding import (
+    EventEncoder,
+    feed_message,
+    network_message,
+    public_network_message,
+)
 from panic_trio.web.ratelimit import RateLimiter
 from panic_trio.web.run_links import RunLinks
 from panic_trio.web.terminal_tokens import TerminalTokens
@@ -70,6 +75,9 @@ class WebState:
     metrics: Metrics | None = None
     requests: SocketRegistry = field(default_factory=SocketRegistry)  # HTTP, in flight
     network_encoder: EventEncoder = field(default_factory=lambda: EventEncoder(network_message))
+    public_encoder: EventEncoder = field(
+        default_factory=lambda: EventEncoder(public_network_message)
+    )
     feed_encoder: EventEncoder = field(default_factory=lambda: EventEncoder(feed_message))
 
 

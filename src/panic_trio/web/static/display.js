@@ -23,12 +23,8 @@ function render(tile) {
   node.dataset.invocation = tile.id;
   node.dataset.sequence = tile.sequence;
   node.dataset.state = tile.state;
-  if (tile.state === "failed") {
-    const box = el("div", "tile-failed");
-    box.append(el("p", "failed-title", "Failed"), el("p", "failed-reason", tile.error ?? ""));
-    node.append(box);
-  } else if (tile.state === "invoking" || (!tile.src && !tile.html)) {
-    const box = el("div", "tile-invoking");
+  if (tile.state === "invoking" || (!tile.src && !tile.html)) {  // also a step that ended
+    const box = el("div", tile.state === "ended" ? "tile-invoking tile-ended" : "tile-invoking");
     box.append(el("span", "", "P!"));
     node.append(box);
   } else if (tile.kind === "image") {

@@ -70,13 +70,30 @@ function el(tag, className, text) {
   return node;
 }
 
-export function renderTile(invocation, catalog, baseUrl) {
-  const tile = el("div", `tile state-${invocation.state}`);
+// A stopped or failed step: on owner pages (``reasons``) says why; on public
+// pages it is a neutral tile with no words at all.
+function endedTile(invocation, reasons) {
+  if (!reasons) {
+    const inner = el("div", "tile-invoking tile-ended");
+    inner.append(el("span", "", "P!"));
+    return inner;
+  }
+  const box = el("div", "tile-failed");
+  const cancelled = invocation.metadata?.cancelled === true;
+  box.append(el("p", "failed-title", cancelled ? "Stopped" : "Failed"));
+  const reason = (invocation.metadata?.error ?? "").replace(/^cancelled: /, "");
+  if (reason) box.append(el("p", "failed-reason", reason));
+  return box;
+}
+
+export function renderTile(invocation, catalog, baseUrl, reasons = false) {
+  const failed = invocation.state === "failed";
+  const tile = el("div", `tile state-${failed && !reasons ? "ended" : invocation.state}`);
   tile.dataset.invocation = invocation.id;
   tile.dataset.sequence = invocation.sequence_number;
   const kind = catalog[invocation.model]?.output ?? "unknown";
-  if (invocation.state === "failed") {
-    tile.append(el("div", "tile-failed"));
+  if (failed) {
+    tile.append(endedTile(invocation, reasons));
   } else if (invocation.state === "invoking") {
     const inner = el("div", "tile-invoking");
     inner.append(el("span", "", "P!"));
@@ -109,9 +126,11 @@ export function renderTile(invocation, catalog, baseUrl) {
 // shows every stride-th invocation. The genesis of a new run resets every
 // display; invocations of other runs are ignored.
 export class Display {
-  constructor(node, { mode = "grid", slots = 6, stride = 1, offset = 0, showInvoking = false },
+  constructor(node, { mode = "grid", slots = 6, stride = 1, offset = 0, showInvoking = false,
+                      reasons = false },
               catalog, baseUrl) {
-    Object.assign(this, { node, mode, slots, stride, offset, showInvoking, catalog, baseUrl });
+    Object.assign(this, { node, mode, slots, stride, offset, showInvoking, reasons, catalog,
+                          baseUrl });
     this.genesis = null;
   }
 
@@ -135,13 +154,14 @@ export class Display {
     if (this.mode === "grid") {
       this.place(invocation.sequence_number % this.slots, invocation);
     } else if (invocation.sequence_number % this.stride === this.offset
-               && (this.showInvoking || invocation.state !== "invoking")) {
+               && (this.showInvoking || invocation.state !== "invoking")
+               && (this.reasons || invocation.state !== "failed")) {  // keep the last good one
       this.place(0, invocation);
     }
   }
 
   place(slot, invocation) {
-    const tile = renderTile(invocation, this.catalog, this.baseUrl);
+    const tile = renderTile(invocation, this.catalog, this.baseUrl, this.reasons);
     tile.id = `${this.node.id}-slot-${slot}`;
     tile.dataset.slot = slot;
     const old = document.getElementById(tile.id);

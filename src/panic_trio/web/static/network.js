@@ -9,7 +9,8 @@ import { setupSpending } from "./spending.js";
 const data = pageData();
 const offset = clockOffset(data);
 const lastPrompt = document.getElementById("last-prompt");
-const grid = new Display(document.getElementById("grid"), { mode: "grid", slots: 6 },
+const grid = new Display(document.getElementById("grid"),
+                         { mode: "grid", slots: 6, reasons: true },  // the owner's page
                          data.catalog, data.base_url);
 const showGenesis = (genesis) => { if (genesis) lastPrompt.textContent = genesis.input; };
 
