@@ -107,6 +107,8 @@ async def test_live_feed_is_for_admins(world: World) -> None:
         admin = await signed_in(world, world.admin)
         second = await world.panic.create_network(world.other.id, "Two", models=["dummy-t2t"])
         async with admin.websocket("/ws/admin") as ws:
+            first = json.loads(await ws.receive())
+            assert first == {"type": "snapshot", "invocations": [], "gap": False}
             seen: set[int] = set()
             await world.panic.start_run(world.network.id, "one")
             await world.panic.start_run(second.id, "two")
@@ -115,3 +117,23 @@ async def test_live_feed_is_for_admins(world: World) -> None:
                 assert message["type"] in ("invocation", "archived")
                 assert message["status"]["state"]
                 seen.add(message["invocation"]["network_id"])
+
+
+async def test_a_reconnecting_feed_gets_what_it_missed_or_a_gap(world: World) -> None:
+    store = world.panic.store
+    with trio.fail_after(TIMEOUT):
+        row = genesis = await store.create_genesis(world.network.id, "dummy-t2t", "many")
+        for step in range(120):
+            _, row = await store.complete_and_prepare_next(
+                row.id, f"out {step}", {}, start_next=True
+            )
+        admin = await signed_in(world, world.admin)
+        async with admin.websocket(f"/ws/admin?since={row.id - 5}") as ws:
+            caught_up = json.loads(await ws.receive())
+        async with admin.websocket(f"/ws/admin?since={genesis.id}") as ws:
+            too_far = json.loads(await ws.receive())
+    assert caught_up["type"] == "snapshot"
+    assert caught_up["gap"] is False
+    ids = [i["id"] for i in caught_up["invocations"]]
+    assert ids == list(range(row.id, row.id - 100, -1))  # newest first, nothing skipped
+    assert too_far["gap"] is True

@@ -13,6 +13,7 @@ from quart.typing import ResponseReturnValue
 
 from panic_trio.errors import PanicError
 from panic_trio.web.auth import current_user, login_required, signed_in_user
+from panic_trio.web.encoding import dumps
 from panic_trio.web.live import open_socket, same_origin
 from panic_trio.web.pages import error_page
 from panic_trio.web.state import web_state
@@ -83,10 +84,30 @@ async def backup() -> ResponseReturnValue:
     )
 
 
+async def snapshot(since: int | None) -> str:
+    """The feed's first frame: the newest rows, and whether rows after ``since`` are missing.
+
+    A page that reconnects (after a restart, say) sends the newest id it has;
+    the snapshot fills what it missed, or, when more than ``FEED_LENGTH`` rows
+    came meanwhile, says there is a gap so the page can mark it.
+    """
+    rows = await web_state().panic.recent_invocations(FEED_LENGTH + 1)
+    gap = since is not None and len(rows) > FEED_LENGTH and rows[FEED_LENGTH].id > since
+    return dumps(
+        {
+            "type": "snapshot",
+            "invocations": [r.to_json() for r in rows[:FEED_LENGTH]],
+            "gap": gap,
+        }
+    )
+
+
 async def _feed() -> None:
     state = web_state()
     encode = state.feed_encoder
-    with state.panic.engine.feed.subscribe() as events:
+    since = websocket.args.get("since", type=int)
+    with state.panic.engine.feed.subscribe() as events:  # first: nothing falls between
+        await websocket.send(await snapshot(since))
         async with trio.open_nursery() as nursery:
 
             async def read() -> None:  # nothing to read, but notice a disconnect

@@ -11,7 +11,7 @@ function cell(row, text, className) {
   return td;
 }
 
-function showInvocation(inv) {
+function rowFor(inv) {
   const row = document.createElement("tr");
   row.dataset.invocation = inv.id;
   const link = document.createElement("a");
@@ -23,10 +23,43 @@ function showInvocation(inv) {
   cell(row, inv.state, `state-${inv.state}`);
   cell(row, inv.input, "truncate");
   cell(row, inv.output ?? "", "truncate");
+  return row;
+}
+
+// The newest id the page has seen: a reconnect asks the server for what came after.
+function newestId() {
+  let newest = 0;
+  for (const row of rows.rows) newest = Math.max(newest, Number(row.dataset.invocation) || 0);
+  return newest;
+}
+
+function showInvocation(inv) {
+  const row = rowFor(inv);
   const old = rows.querySelector(`tr[data-invocation="${inv.id}"]`);
   if (old) old.replaceWith(row);
   else rows.prepend(row);
   while (rows.rows.length > FEED_LENGTH) rows.deleteRow(-1);
+}
+
+// After a (re)connect: merge the newest rows in id order, and mark a gap if
+// more rows came while the page was away than the server sends back.
+function showSnapshot(invocations, gap) {
+  for (const inv of invocations) {
+    const old = rows.querySelector(`tr[data-invocation="${inv.id}"]`);
+    if (old) old.replaceWith(rowFor(inv));
+    else rows.append(rowFor(inv));
+  }
+  if (gap && invocations.length) {
+    const marker = document.createElement("tr");
+    marker.className = "feed-gap";
+    marker.dataset.invocation = String(invocations[invocations.length - 1].id - 0.5);
+    const td = marker.insertCell();
+    td.colSpan = 6;
+    td.textContent = "… more rows came while this page was disconnected than are shown here …";
+    rows.append(marker);
+  }
+  const sorted = [...rows.rows].sort((a, b) => Number(b.dataset.invocation) - Number(a.dataset.invocation));
+  rows.replaceChildren(...sorted.slice(0, FEED_LENGTH));
 }
 
 function showStatus(networkId, status) {
@@ -63,10 +96,17 @@ const spending = liveSpend("/api/spend", showSpend);
 
 function start(delay) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}/ws/admin`);
+  const since = newestId();
+  const query = since ? `?since=${since}` : "";
+  const socket = new WebSocket(`${scheme}://${location.host}/ws/admin${query}`);
   socket.addEventListener("open", () => { document.body.dataset.feed = "open"; });
   socket.addEventListener("message", (event) => {
     const message = JSON.parse(event.data);
+    if (message.type === "snapshot") {
+      showSnapshot(message.invocations, message.gap);
+      document.body.dataset.feedSynced = String(Number(document.body.dataset.feedSynced ?? 0) + 1);
+      return;
+    }
     if (!message.invocation) return;
     if (message.type === "invocation") {
       showInvocation(message.invocation);
