@@ -9,7 +9,7 @@ the next time.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -31,10 +31,11 @@ from panic_trio.domain import (
 from panic_trio.engine import Engine, open_engine
 from panic_trio.engine.boards import Boards
 from panic_trio.engine.broadcast import Subscription
-from panic_trio.errors import ArchiveError, InvalidInput, NotFound
+from panic_trio.errors import ArchiveError, InvalidInput, MissingToken, NotFound, PlatformError
 from panic_trio.export import RunExporter, prepare_export
 from panic_trio.inputs import check_email, check_network_fields
 from panic_trio.installations import InstallationMethods, vestaboard_dispatcher
+from panic_trio.models import find_model
 from panic_trio.models.prices import load_prices
 from panic_trio.platforms.base import Platform
 from panic_trio.platforms.policy import invoke_with_policy
@@ -123,6 +124,43 @@ class Panic(InstallationMethods, RunMethods):
         """The decrypted token (for the engine; never show it to people)."""
         ciphertext = await self.store.platform_token(user_id, name)
         return None if ciphertext is None else self._cipher.decrypt(ciphertext)
+
+    async def token_warnings(self, owner_id: int, model_ids: Sequence[str]) -> list[str]:
+        """What the owner's runs would fail on for want of a token, one line per platform.
+
+        A network is valid without tokens (they can be added later), so these
+        are warnings, shown by the editor and ``panic-trio network check``.
+        """
+        needs: dict[str, list[str]] = {}
+        for model in filter(None, map(find_model, model_ids)):
+            platform = self.platforms.by_name.get(model.platform)
+            if platform is not None and platform.requires_token:
+                names = needs.setdefault(model.platform, [])
+                if model.name not in names:
+                    names.append(model.name)
+        warnings = []
+        for name, models in needs.items():
+            if not await self.platform_token(owner_id, name):
+                display = self.platforms.by_name[name].display_name
+                warnings.append(
+                    f"{', '.join(models)} need{'s' if len(models) == 1 else ''} a {display} "
+                    "token, and the network's owner has none: add one on the dashboard"
+                )
+        return warnings
+
+    async def check_platform_token(self, user_id: int, name: str) -> None:
+        """Test the user's ``name`` token with a cheap call to the provider.
+
+        Raises:
+            MissingToken: the user has no such token.
+            PlatformError: the provider refused it, or could not be asked.
+        """
+        token = await self.platform_token(user_id, name)
+        if not token:
+            raise MissingToken(f"no {name} token is set", platform=name)
+        if self.platforms.tokens is None:
+            raise PlatformError("tokens cannot be tested on this server", platform=name)
+        await self.platforms.tokens.check(name, token)
 
     async def masked_tokens(self, user_id: int) -> dict[str, str]:
         """The user's tokens as they may be shown: masked."""

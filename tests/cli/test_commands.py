@@ -203,3 +203,21 @@ def test_user_add_without_a_terminal_asks_for_password_stdin(
     assert code == 2
     assert "use --password-stdin" in err
     add_user(monkeypatch, capsys, "blind@example.org")  # the address was not taken
+
+
+def test_network_check_says_valid_and_warns_about_missing_tokens(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_user(monkeypatch, capsys, "check@example.org")
+    models = "dummy-t2a,gemini-audio-description"
+    code, out, _ = run(
+        ["network", "add", "g", "--owner", "check@example.org", "--models", models], capsys
+    )
+    assert code == 0
+    assert "warning: Gemini Audio Description (Flash) needs a Gemini token" in out
+    network_id = out.strip().splitlines()[-1]
+    code, out, err = run(["network", "check", network_id], capsys)
+    assert (code, err) == (0, "")
+    lines = out.strip().splitlines()
+    assert lines[1] == "valid"
+    assert lines[2].startswith("warning: Gemini Audio Description (Flash) needs a Gemini token")

@@ -43,6 +43,7 @@ class FakeGemini(FakeService):
         self.files: dict[str, tuple[bytes, str | None]] = {}
         self.app.add_url_rule("/models/<spec>", view_func=self._generate, methods=["POST"])
         self.app.add_url_rule("/audio/<name>", view_func=self._audio, methods=["GET"])
+        self.app.add_url_rule("/models", view_func=self._models, methods=["GET"])
 
     def audio_url(self, name: str, content_type: str | None = "audio/wav") -> str:
         """Host ``AUDIO_BYTES`` at a URL, served with ``content_type``."""
@@ -64,6 +65,10 @@ class FakeGemini(FakeService):
                 400,
             )
         return None
+
+    async def _models(self) -> Response:
+        """The model list: what a token test asks for (free, needs the key)."""
+        return json_response({"models": [{"name": "models/gemini-2.5-flash"}]})
 
     async def _audio(self, name: str) -> Response:
         if name not in self.files:

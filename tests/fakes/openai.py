@@ -53,6 +53,7 @@ class FakeOpenAI(FakeService):
         self.replies: deque[dict[str, Any]] = deque()
         self._ids = itertools.count(1)
         self.app.add_url_rule("/chat/completions", view_func=self._complete, methods=["POST"])
+        self.app.add_url_rule("/models", view_func=self._models, methods=["GET"])
 
     def check_auth(self, recorded: Recorded) -> Response | None:
         if recorded.headers.get("authorization") != f"Bearer {self.token}":
@@ -70,6 +71,10 @@ class FakeOpenAI(FakeService):
                 401,
             )
         return None
+
+    async def _models(self) -> Response:
+        """The model list: what a token test asks for (free, needs the key)."""
+        return json_response({"object": "list", "data": [{"id": "gpt-4o", "object": "model"}]})
 
     async def _complete(self) -> Response:
         body = await request.get_json(force=True, silent=True)

@@ -98,6 +98,7 @@ class FakeReplicate(FakeService):
         app.add_url_rule("/predictions", view_func=self._create, methods=["POST"])
         app.add_url_rule("/predictions/<pid>", view_func=self._get_prediction, methods=["GET"])
         app.add_url_rule("/predictions/<pid>/cancel", view_func=self._cancel, methods=["POST"])
+        app.add_url_rule("/account", view_func=self._account, methods=["GET"])
 
     def script(self, path: str, **fields: Any) -> Script:
         script = Script(**fields)
@@ -118,6 +119,10 @@ class FakeReplicate(FakeService):
 
     def cancelled_ids(self) -> list[str]:
         return [r.path.split("/")[2] for r in self.received("POST", "/predictions/*/cancel")]
+
+    async def _account(self) -> Response:
+        """The token's account: what a token test asks for (free, needs the token)."""
+        return json_response({"type": "user", "username": "panic", "name": "PANIC!"})
 
     async def _get_model(self, owner: str, name: str) -> Response:
         path = f"{owner}/{name}"

@@ -373,3 +373,25 @@ async def test_a_terminal_token_may_not_replace_a_run(world: World) -> None:
         )
         assert refused.status_code == 403
         assert world.panic.status(net).genesis == first
+
+
+async def test_the_editor_check_warns_about_tokens_the_owner_lacks(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        models = "dummy-t2a,gemini-audio-description"
+        anonymous = await (await client(world).get(f"/api/models/check?models={models}")).get_json()
+        assert anonymous["valid"] is True
+        assert anonymous["warnings"] == []
+        admin = await signed_in(world, world.admin)
+        url = f"/api/models/check?models={models}&network={world.network.id}"
+        checked = await (await admin.get(url)).get_json()
+        assert checked["valid"] is True
+        [warning] = checked["warnings"]
+        assert "needs a Gemini token" in warning
+        await world.panic.set_platform_token(world.owner.id, "gemini", "a key")
+        assert (await (await admin.get(url)).get_json())["warnings"] == []  # the owner's tokens
+        catalog = {
+            m["id"]: m
+            for m in (await (await client(world).get("/api/models")).get_json())["models"]
+        }
+        assert catalog["gemini-audio-description"]["paid"] is True
+        assert catalog["dummy-t2a"]["paid"] is False

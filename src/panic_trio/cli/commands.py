@@ -12,7 +12,7 @@ import trio
 
 from panic_trio.domain import Invocation
 from panic_trio.errors import InvalidInput, NotFound
-from panic_trio.models import all_models
+from panic_trio.models import all_models, network_problem
 from panic_trio.panic import open_panic
 from panic_trio.settings import Settings
 from panic_trio.store import database
@@ -70,6 +70,11 @@ def register(subparsers: Any) -> None:
     add_network.add_argument("--daily-cap", type=_amount, help="USD per day (default: none)")
     add_network.add_argument("--run-cap", type=_amount, help="USD per run (default: none)")
     add_network.set_defaults(handler=network_add)
+    check_network = network_sub.add_parser(
+        "check", help="validate a network and warn about tokens its owner lacks"
+    )
+    check_network.add_argument("network_id", type=_whole_number)
+    check_network.set_defaults(handler=network_check)
 
     subparsers.add_parser("models", help="list the model catalog").set_defaults(handler=models)
 
@@ -131,9 +136,25 @@ async def network_add(args: argparse.Namespace, settings: Settings) -> int:
             daily_cap=args.daily_cap,
             run_cap=args.run_cap,
         )
+        warnings = await panic.token_warnings(network.owner_id, network.models)
     print(f"created network {network.name!r}: {' → '.join(network.models)}")
+    for warning in warnings:
+        print(f"warning: {warning}")
     print(network.id)
     return 0
+
+
+async def network_check(args: argparse.Namespace, settings: Settings) -> int:
+    """Say whether a network can run: 1 if its cycle is invalid; token warnings on stdout."""
+    async with open_panic(settings) as panic:
+        network = await panic.get_network(args.network_id)
+        warnings = await panic.token_warnings(network.owner_id, network.models)
+    problem = network_problem(network.models)
+    print(f"network {network.id} {network.name!r}: {' → '.join(network.models)}")
+    print(f"invalid: {problem}" if problem else "valid")
+    for warning in warnings:
+        print(f"warning: {warning}")
+    return 1 if problem else 0
 
 
 async def models(args: argparse.Namespace, settings: Settings) -> int:

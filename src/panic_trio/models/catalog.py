@@ -15,6 +15,9 @@ from panic_trio.errors import NotFound
 MediaType = Literal["text", "image", "audio"]
 
 
+PAID_PLATFORMS: Final = frozenset({"openai", "replicate", "gemini"})
+
+
 @dataclass(frozen=True, slots=True)
 class Model:
     """One hosted (or dummy) model: what it eats and what it makes."""
@@ -27,6 +30,11 @@ class Model:
     output_type: MediaType
     deprecated: bool = False
     description: str = ""
+
+    @property
+    def paid(self) -> bool:
+        """True when a call is billed to the owner's provider account (it needs a token)."""
+        return self.platform in PAID_PLATFORMS
 
     @property
     def url(self) -> str:

@@ -17,6 +17,7 @@ from panic_trio.platforms.dummy import DummyPlatform
 from panic_trio.platforms.gemini import GeminiPlatform
 from panic_trio.platforms.openai import OpenAIPlatform
 from panic_trio.platforms.replicate import ReplicatePlatform
+from panic_trio.platforms.token_check import TokenChecker
 from panic_trio.platforms.vestaboard import VestaboardClient
 from panic_trio.settings import Settings
 
@@ -33,6 +34,7 @@ class Platforms:
     by_name: dict[str, Platform]
     dummy: DummyPlatform
     vestaboard: VestaboardClient | None = None
+    tokens: TokenChecker | None = None
 
 
 def local_media(settings: Settings, dummy: DummyPlatform) -> Callable[[str], Path | None]:
@@ -80,4 +82,5 @@ async def open_platforms(settings: Settings, *, inline: bool = False) -> AsyncIt
             ),
         }
         vestaboard = VestaboardClient(await client(), settings)
-        yield Platforms(by_name=by_name, dummy=dummy, vestaboard=vestaboard)
+        checker = TokenChecker(await client(), settings)
+        yield Platforms(by_name=by_name, dummy=dummy, vestaboard=vestaboard, tokens=checker)

@@ -348,7 +348,9 @@ async def models() -> Any:
 
 @bp.get("/models/check")
 async def check_models() -> Any:
-    """Validate a draft cycle for the editor: its problem and what may come next."""
+    """Validate a draft cycle for the editor: its problem, what may come next, and,
+    for a signed-in caller, the tokens its owner lacks (``?network=<id>``: that
+    network's owner, if the caller may manage it; else the caller)."""
     ids = [m for m in request.args.get("models", "").split(",") if m]
     known = [m for m in ids if find_model(m) is not None]
     return jsonify(
@@ -356,8 +358,25 @@ async def check_models() -> Any:
             "valid": bool(ids) and network_problem(ids) is None,
             "problem": network_problem(ids) if ids else None,
             "compatible": [model_json(m) for m in compatible_next(known)],
+            "warnings": await _token_warnings(known),
         }
     )
+
+
+async def _token_warnings(model_ids: list[str]) -> list[str]:
+    user = await current_user()
+    if user is None or not model_ids:
+        return []
+    owner_id = user.id
+    network_id = request.args.get("network", type=int)
+    if network_id is not None:
+        try:
+            network = await web_state().panic.get_network(network_id)
+        except NotFound:
+            network = None
+        if network is not None and may_manage(user, network):
+            owner_id = network.owner_id
+    return await web_state().panic.token_warnings(owner_id, model_ids)
 
 
 @bp.get("/openapi.json")

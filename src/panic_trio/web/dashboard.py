@@ -8,7 +8,8 @@ from quart import Blueprint, flash, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 
 from panic_trio.domain import PLATFORM_TOKEN_NAMES, User
-from panic_trio.errors import InvalidInput, NotFound
+from panic_trio.errors import InvalidInput, NotFound, PlatformError
+from panic_trio.platforms.token_check import TESTABLE
 from panic_trio.web.auth import current_user, login_required, signed_in_user
 from panic_trio.web.pages import not_found
 from panic_trio.web.state import web_state
@@ -45,6 +46,7 @@ async def _render(user: User, *, status_code: int = 200, **extra: Any) -> tuple[
         networks=await panic.list_networks(user.id),
         tokens=await panic.masked_tokens(user.id),
         token_labels=TOKEN_LABELS,
+        testable=TESTABLE,
         api_keys=await panic.list_api_keys(user.id),
         default_models=DEFAULT_MODELS,
         form=extra.pop("form", {}),
@@ -125,6 +127,23 @@ async def set_tokens(user_id: int) -> ResponseReturnValue:
             await web_state().panic.set_platform_token(user.id, name, value)
             changed.append(name)
     await flash(f"Updated tokens: {', '.join(changed)}" if changed else "No tokens changed", "info")
+    return redirect(url_for("dashboard.show", user_id=user.id), 303)
+
+
+@bp.post("/users/<id:user_id>/tokens/<name>/test")
+@login_required
+async def test_token(user_id: int, name: str) -> ResponseReturnValue:
+    """Ask the provider whether the stored token works (one free authenticated call)."""
+    user = await _owner(user_id)
+    if user is None or name not in TESTABLE:
+        return await not_found()
+    label = TOKEN_LABELS[name]
+    try:
+        await web_state().panic.check_platform_token(user.id, name)
+    except PlatformError as exc:
+        await flash(f"{label}: does not work: {exc.message}", "error")
+    else:
+        await flash(f"{label}: works (the provider accepted it)", "info")
     return redirect(url_for("dashboard.show", user_id=user.id), 303)
 
 

@@ -63,6 +63,7 @@ def model_json(model: Model) -> dict[str, Any]:
         "output": model.output_type,
         "url": model.url,
         "deprecated": model.deprecated,
+        "paid": model.paid,
     }
 
 

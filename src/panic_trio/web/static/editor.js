@@ -3,7 +3,7 @@
 // Save is enabled only then.
 import { csrfToken } from "./live.js";
 
-export function setupEditor(root, data) {
+export function setupEditor(root, data, { onSaved } = {}) {
   const rows = root.querySelector("#model-rows");
   const validity = root.querySelector("#network-validity");
   const unsaved = root.querySelector("#unsaved");
@@ -13,6 +13,7 @@ export function setupEditor(root, data) {
   const resetButton = root.querySelector("#reset-models");
   const saveButton = root.querySelector("#save-models");
   const note = root.querySelector("#editor-message");
+  const warnings = root.querySelector("#network-warnings");
   const catalog = data.catalog;
   let saved = [...data.models];
   let draft = [...data.models];
@@ -73,7 +74,7 @@ export function setupEditor(root, data) {
     options.replaceChildren(...compatible().map((m) => {
       const option = document.createElement("option");
       option.value = m.name;
-      option.label = `${m.input} → ${m.output}`;
+      option.label = `${m.input} → ${m.output}${m.paid ? " · paid: needs a token" : ""}`;
       return option;
     }));
   }
@@ -95,13 +96,25 @@ export function setupEditor(root, data) {
     const mine = ++checks;
     valid = false;
     renderButtons();
-    if (draft.length === 0) { validity.textContent = ""; validity.className = "validity"; return; }
-    const response = await fetch(`/api/models/check?models=${encodeURIComponent(draft.join(","))}`);
+    if (draft.length === 0) {
+      validity.textContent = "";
+      validity.className = "validity";
+      warnings.hidden = true;
+      return;
+    }
+    const query = `models=${encodeURIComponent(draft.join(","))}&network=${data.network_id}`;
+    const response = await fetch(`/api/models/check?${query}`);
     const result = await response.json();
     if (mine !== checks) return;  // a newer draft is being checked
     valid = result.valid;
     validity.textContent = valid ? "✓ Valid network" : `Invalid: ${result.problem}`;
     validity.className = `validity ${valid ? "valid" : "invalid"}`;
+    warnings.replaceChildren(...(result.warnings ?? []).map((text) => {
+      const item = document.createElement("li");
+      item.textContent = `⚠ ${text}`;
+      return item;
+    }));
+    warnings.hidden = !(result.warnings ?? []).length;
     renderButtons();
   }
 
@@ -150,6 +163,7 @@ export function setupEditor(root, data) {
     if (response.ok) {
       saved = [...body.network.models];
       note.textContent = "Saved";
+      onSaved?.(saved);
     } else {
       note.textContent = body.message ?? "Failed to save models";
     }

@@ -1,5 +1,6 @@
 // The control panel: editor, terminal, runner status, Stop and the 2 x 3 grid.
 import { clockOffset, connect, csrfToken, Display, pageData } from "./live.js";
+import { setupCycleNote } from "./cycle_note.js";
 import { setupEditor } from "./editor.js";
 import { setupRing } from "./ring.js";
 import { setupStatus } from "./status.js";
@@ -16,8 +17,9 @@ const showGenesis = (genesis) => { if (genesis) lastPrompt.textContent = genesis
 
 grid.adopt(data.status.genesis);  // first: a long run's tail may not include its genesis
 for (const invocation of data.invocations) grid.show(invocation);
-setupEditor(document.getElementById("model-editor"), data);
 const spending = setupSpending(document.getElementById("spending"));
+const cycleNote = setupCycleNote(document.getElementById("cycle-note"), data);
+setupEditor(document.getElementById("model-editor"), data, { onSaved: cycleNote.saved });
 const status = setupStatus(document.getElementById("runner-status"), offset);
 status.update(data.status);
 const ring = setupRing(document.getElementById("network-ring"), data);
@@ -31,6 +33,7 @@ terminal.attach(connect(`/ws/networks/${data.network_id}`, {
     if (message.type === "status") {
       status.update(message.status);
       ring.status(message.status);
+      cycleNote.status(message.status);
       terminal.status(message.status);
       grid.adopt(message.status.genesis);
       showGenesis(message.status.genesis);

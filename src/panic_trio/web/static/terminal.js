@@ -3,10 +3,15 @@
 import { secondsUntil } from "./live.js";
 
 const READY = "Ready for new input";
+const MAX_PROMPT = 2000;
+const COUNT_FROM = 1800;  // the counter shows near the limit only
 
 export function setupTerminal(form, data, offset, { onGenesis } = {}) {
   const input = form.querySelector("input[name=prompt]");
   const message = form.querySelector(".terminal-message");
+  const submit = form.querySelector(".terminal-submit");
+  const countdown = form.querySelector(".terminal-countdown");
+  const counter = form.querySelector(".prompt-counter");
   let readyAt = input.dataset.readyAt ?? null;
   let connected = false;
   let lockedByCountdown = false;
@@ -17,6 +22,14 @@ export function setupTerminal(form, data, offset, { onGenesis } = {}) {
   function say(text, kind = "info") {
     message.textContent = text;
     message.dataset.kind = kind;
+  }
+
+  function count() {
+    if (!counter) return;
+    const used = input.value.length;
+    counter.hidden = used < COUNT_FROM;
+    counter.textContent = `${used.toLocaleString("en")} / ${MAX_PROMPT.toLocaleString("en")}`;
+    counter.dataset.near = String(used >= MAX_PROMPT);
   }
 
   function tick() {
@@ -49,7 +62,13 @@ export function setupTerminal(form, data, offset, { onGenesis } = {}) {
     }
     if (readyAt && left > 0) input.dataset.readyAt = readyAt;
     else delete input.dataset.readyAt;
+    if (submit) submit.disabled = input.disabled;
+    // The placeholder may be cut short on a narrow phone; this line wraps instead.
+    if (countdown) countdown.textContent = connected && left > 0 ? input.placeholder : "";
+    count();
   }
+
+  input.addEventListener("input", count);
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
