@@ -16,7 +16,16 @@ from panic_trio.domain import Event, Invocation, RunnerStatus
 
 # Why a step ended, in words that may name a provider or a missing token:
 # for owner pages only, never for the public (screens, info, terminal).
-PRIVATE_METADATA: Final = frozenset({"error", "cancelled", "archive_error", "failed_predictions"})
+PRIVATE_METADATA: Final = frozenset(
+    {
+        "error",
+        "error_kind",
+        "cancelled",
+        "archive_error",
+        "failed_predictions",
+        "content_filter_reason",
+    }
+)
 
 
 def dumps(message: dict[str, Any]) -> str:
