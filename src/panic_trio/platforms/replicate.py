@@ -161,7 +161,9 @@ class ReplicatePlatform:
         path = request.path or call.model.path
         timeout = self._poll.timeout_seconds
         with trio.move_on_after(timeout) as deadline:
-            output = await self._settle(path, dict(request.input), token, model_id, meter)
+            prediction, output = await self._settle(
+                path, dict(request.input), token, model_id, meter
+            )
         if deadline.cancelled_caught:
             what = "no prediction was started"
             if meter.prediction_id:
@@ -183,8 +185,8 @@ class ReplicatePlatform:
 
     async def _settle(
         self, path: str, data: dict[str, Any], token: str, model_id: str, meter: CallMeter
-    ) -> Any:
-        """The output of a prediction, trying a failed one again (see :class:`PollPolicy`).
+    ) -> tuple[dict[str, Any], Any]:
+        """A settled prediction and its output, trying a failed one again (see :class:`PollPolicy`).
 
         Each new try is a new prediction; ``meter`` counts it in ``attempts``
         and keeps the ids that failed in ``failed_predictions``.
@@ -193,7 +195,7 @@ class ReplicatePlatform:
         for retry in range(len(delays) + 1):
             prediction = await self._run(path, data, token, model_id, meter)
             try:
-                return _settled_output(prediction, model_id)
+                return prediction, _settled_output(prediction, model_id)
             except PredictionFailed as exc:
                 if retry == len(delays):
                     raise
