@@ -195,6 +195,20 @@ def test_backup_writes_a_copy(
     assert target.stat().st_size > 0
 
 
+def test_backup_onto_a_folder_is_one_line_and_writes_nothing(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_user(monkeypatch, capsys, "b@example.org")
+    folder = env / "backups"
+    folder.mkdir()
+    code, out, err = run(["backup", str(folder)], capsys)
+    assert code == 1
+    assert out == ""
+    assert err.strip() == f"panic-trio: error: cannot write a backup to {folder}: it is a folder"
+    assert list(folder.iterdir()) == []
+    assert not (env / "backups.partial").exists()
+
+
 def test_user_add_without_a_terminal_asks_for_password_stdin(
     env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -205,9 +205,14 @@ class Store:
     def _backup(self, path: Path) -> None:
         if self.engine.dialect.name != "sqlite":
             raise StoreError("backups are built in for SQLite only; use pg_dump for PostgreSQL")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise StoreError(f"cannot write a backup to {path}: it is a folder")
         tmp = path.with_name(path.name + ".partial")
-        tmp.unlink(missing_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.unlink(missing_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot write a backup to {path}: {exc.strerror}") from exc
         raw = self.engine.raw_connection()
         try:
             source = raw.driver_connection
@@ -223,7 +228,11 @@ class Store:
             raise StoreError(f"backup failed: {exc}") from exc
         finally:
             raw.close()
-        tmp.replace(path)
+        try:
+            tmp.replace(path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"cannot write a backup to {path}: {exc.strerror}") from exc
 
 
 @asynccontextmanager
