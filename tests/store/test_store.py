@@ -186,3 +186,64 @@ async def test_a_failed_invocation_can_never_be_started_again(database_url: str)
         rows = await store.list_run(net, genesis.run_number)
         assert [r.state for r in rows] == ["completed", "failed"]
         assert rows[0] == done
+
+
+async def test_ids_of_deleted_rows_are_never_reused(database_url: str) -> None:
+    # The probe: network 3 deleted, the next network got id 3 and A's stale QR
+    # token with it. Every table, so installations and invocations too.
+    async with open_store(database_url) as store:
+        user, net = await make_run(store)
+        genesis = await store.create_genesis(net, "dummy-t2t", "hello")
+        await store.delete_network(net)
+        again = await store.create_network(user, "n2", "", ["dummy-t2t"], 30)
+        assert again.id > net
+        later = await store.create_genesis(again.id, "dummy-t2t", "hello")
+        assert later.id > genesis.id
+        with store.engine.connect() as conn:
+            conn.execute(sqlalchemy.text("DELETE FROM users"))
+            conn.commit()
+        newer = await store.create_user("t@example.org", "hash", False)
+        assert newer.id > user
+
+
+async def test_the_id_migration_keeps_every_row_on_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = database.create_db_engine(url)
+    config = database._alembic_config()
+    from alembic import command
+
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0002")
+        conn.exec_driver_sql(
+            "INSERT INTO users (id, email, password_hash, admin, created_at)"
+            " VALUES (1, 'a@example.org', 'h', 0, '2026-01-01 00:00:00.000000')"
+        )
+        for net_id in (1, 2, 3):
+            conn.exec_driver_sql(
+                "INSERT INTO networks (id, owner_id, name, description, models,"
+                " lockout_seconds, created_at, updated_at) VALUES"
+                f" ({net_id}, 1, 'n', '', '[\"dummy-t2t\"]', 30,"
+                " '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000')"
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO invocations (network_id, run_number, sequence_number, model,"
+                " input, output, state, metadata, inserted_at, updated_at) VALUES"
+                f" ({net_id}, NULL, 0, 'dummy-t2t', 'p', NULL, 'completed', '{{}}',"
+                " '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000')"
+            )
+    database.upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM networks").scalar() == 3
+        assert conn.exec_driver_sql("SELECT count(*) FROM invocations").scalar() == 3
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        tables = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type='table'")
+        made = {name: sql for name, sql in tables}
+    engine.dispose()
+    for name, table in metadata.tables.items():
+        own_ids = table.dialect_kwargs.get("sqlite_autoincrement", False)
+        assert ("AUTOINCREMENT" in made[name]) == own_ids, name
+    async with open_store(url) as store:
+        assert [n.id for n in await store.list_networks(None)] == [1, 2, 3]
+        await store.delete_network(3)
+        assert (await store.create_network(1, "n", "", ["dummy-t2t"], 30)).id == 4

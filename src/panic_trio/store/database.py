@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
 
-from panic_trio.errors import ConfigError
+from panic_trio.errors import ConfigError, StoreError
 
 MIGRATIONS_DIR: Final = Path(__file__).parent / "migrations"
 POOL_SIZE: Final = 8
@@ -101,11 +101,28 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine) -> str:
-    """Apply every pending migration (blocking); returns the revision reached."""
+    """Apply every pending migration (blocking); returns the revision reached.
+
+    On SQLite, foreign keys are off while migrations run (SQLite's own recipe
+    for rebuilding a table: a DROP TABLE would otherwise cascade to every
+    child row) and checked before the changes are committed.
+    """
     config = _alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:  # outside any transaction, or SQLite ignores it
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
+                    raise StoreError("a migration left rows whose parent is missing")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
     return head_revision()
 
 

@@ -1,5 +1,8 @@
 """The database schema as SQLAlchemy Core tables.
 
+Tables with their own ids are AUTOINCREMENT on SQLite (migration 0005): an id, once used,
+never names another row, so a stale link or token cannot reach a stranger's.
+
 Core, not the ORM: every write returns what it wrote (``RETURNING``), so the
 engine never re-reads a row it just changed. Alembic migrations in
 ``migrations/versions`` create exactly these tables; a test checks they agree.
@@ -72,6 +75,9 @@ users = Table(
     Column("password_hash", String(200), nullable=False),
     Column("admin", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # Bumped to end every session of this user at once (migration 0005).
+    Column("session_version", Integer, nullable=False, default=0, server_default="0"),
+    sqlite_autoincrement=True,
 )
 
 token_sets = Table(
@@ -82,6 +88,7 @@ token_sets = Table(
     Column("name", String(200), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Index(None, "user_id"),
+    sqlite_autoincrement=True,
 )
 
 platform_tokens = Table(
@@ -95,6 +102,7 @@ platform_tokens = Table(
     Column("ciphertext", LargeBinary, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("token_set_id", "name"),
+    sqlite_autoincrement=True,
 )
 
 api_keys = Table(
@@ -108,6 +116,7 @@ api_keys = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_used_at", UTCDateTime, nullable=True),
     Index(None, "user_id"),
+    sqlite_autoincrement=True,
 )
 
 networks = Table(
@@ -123,7 +132,10 @@ networks = Table(
     Column("run_cap", Float, nullable=True),  # USD per run
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Bumped to revoke every terminal token of this network (migration 0005).
+    Column("token_generation", Integer, nullable=False, default=0, server_default="0"),
     Index(None, "owner_id"),
+    sqlite_autoincrement=True,
 )
 
 invocations = Table(
@@ -152,6 +164,7 @@ invocations = Table(
     Index("ix_invocations_run_history", "network_id", "sequence_number", "run_number"),
     Index("ix_invocations_spend", "network_id", "cost_at"),
     Index("ix_invocations_cost_at", "cost_at"),
+    sqlite_autoincrement=True,
 )
 
 # Run shares (migration 0003): a run the owner made public. The link carries
@@ -208,4 +221,5 @@ installations = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index(None, "network_id"),
+    sqlite_autoincrement=True,
 )
