@@ -106,7 +106,7 @@ def print_demo(seed: DemoSeed, app: QuartTrio, base: str) -> None:
     """Print the demo credentials and URLs, once (the password is not stored anywhere)."""
     state: WebState = app.extensions[EXTENSION]
     net = seed.network.id
-    token = state.tokens.issue(net)
+    token = state.tokens.issue(seed.network)
     print(  # the one place a person must read something
         "\nPANIC! demo is ready\n"
         f"  sign in:        {base}/sign-in\n"
@@ -118,7 +118,7 @@ def print_demo(seed: DemoSeed, app: QuartTrio, base: str) -> None:
         f"  QR code:        {base}/networks/{net}/info/qr\n"
         f"  admin:          {base}/admin\n"
         + "".join(
-            f"  {'display ' + w.name + ':':<15} {base}/i/{i.id}/{w.name}\n"
+            f"  {'display ' + w.name + ':':<15} {base}/i/{i.public_id}/{w.name}\n"
             for i in ([seed.installation] if seed.installation else [])
             for w in i.watchers
         ),

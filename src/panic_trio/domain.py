@@ -7,7 +7,7 @@ thread seams and be sent to any number of watchers safely.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
@@ -62,6 +62,10 @@ class Network:
     lockout_seconds: int = DEFAULT_LOCKOUT_SECONDS
     daily_cap: float | None = None  # USD per day in the cap time zone; None: no cap
     run_cap: float | None = None  # USD per run
+    # Credentials bind to these, not to the id alone (not part of equality:
+    # two reads of one network are equal whatever its token generation).
+    created_at: datetime | None = field(default=None, compare=False)
+    token_generation: int = field(default=0, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON API's shape."""

@@ -45,6 +45,7 @@ from panic_trio.security import passwords, tokens
 from panic_trio.settings import Settings
 from panic_trio.spending import SpendingReport
 from panic_trio.store import accounts
+from panic_trio.store import networks as network_queries
 from panic_trio.store.store import Store, open_store
 
 
@@ -73,6 +74,7 @@ class Panic(InstallationMethods, RunMethods):
         self._cipher = cipher
         self._installation_changes = {}
         self.spending = SpendingReport(store, settings, engine.prices, engine.status)
+        self._deletions: dict[int, trio.Event] = {}
         self._crypto = ThreadSeam("password-hashing", 2, inline=store.writes.inline)
 
     # Accounts
@@ -268,6 +270,20 @@ class Panic(InstallationMethods, RunMethods):
         await self.engine.forget(network_id)
         await self.store.delete_network(network_id)
         self._changed(None)  # its installations went with it
+        deleted = self._deletions.pop(network_id, None)
+        if deleted is not None:
+            deleted.set()
+
+    async def network_deleted(self, network_id: int) -> None:
+        """Return once the network is deleted (its live sockets close then)."""
+        await self._deletions.setdefault(network_id, trio.Event()).wait()
+
+    async def revoke_terminal_tokens(self, network_id: int) -> Network:
+        """End every terminal token (QR code) of the network issued so far.
+
+        The secret key, and so every other credential, is untouched.
+        """
+        return await self.store.write(network_queries.bump_token_generation, network_id)
 
     # Runs
 

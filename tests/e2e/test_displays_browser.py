@@ -118,6 +118,7 @@ async def _seed(settings: Settings) -> dict[str, Any]:
         return {
             "network_id": network.id,
             "installation_id": installation.id,
+            "display_id": installation.public_id,
             "key": await panic.create_api_key(owner.id, "display tests"),
         }
 
@@ -150,7 +151,7 @@ def test_grid_and_single_screens_fill_in_order(
 ) -> None:
     page, single, errors = pages
     running, seeded = server
-    base = f"{running.url}/i/{seeded['installation_id']}"
+    base = f"{running.url}/i/{seeded['display_id']}"
     page.goto(f"{base}/wall")
     expect(page).to_have_title("Gallery - wall · PANIC!")
     expect(page.locator("body")).to_have_attribute("data-connected", "true")
@@ -178,7 +179,7 @@ def test_a_screen_recovers_by_itself_after_a_server_restart(
 ) -> None:
     page, _, errors = pages
     running, seeded = server
-    page.goto(f"{running.url}/i/{seeded['installation_id']}/wall")
+    page.goto(f"{running.url}/i/{seeded['display_id']}/wall")
     expect(page.locator("body")).to_have_attribute("data-connected", "true")
     start_run(running, seeded, "keep going")
     expect(page.locator("#slot-3")).to_have_attribute("data-sequence", re.compile(r"\d"))
@@ -203,7 +204,7 @@ def test_a_screen_reloads_itself_when_its_watcher_is_changed(
     screen, owner, errors = pages
     running, seeded = server
     installation = seeded["installation_id"]
-    screen.goto(f"{running.url}/i/{installation}/wall")
+    screen.goto(f"{running.url}/i/{seeded['display_id']}/wall")
     expect(screen.locator("body")).to_have_attribute("data-connected", "true")
     expect(screen.locator(".display-info")).to_have_text("2/3 ⊞")
     owner.goto(f"{running.url}/sign-in")

@@ -73,7 +73,7 @@ async def receive_reply(ws: WebSocketConnection) -> dict[str, Any]:
 
 
 async def send_frame(world: World, url: str, frame: str | bytes) -> None:
-    token = world.tokens.issue(world.network.id)
+    token = world.tokens.issue(world.network)
     before = await snapshot(world)
     ws_url = url.replace("http", "ws") + f"/ws/networks/{world.network.id}?token={token}"
     async with open_ws(ws_url) as ws:

@@ -71,7 +71,7 @@ async def test_200_terminals_get_exactly_one_genesis_per_lockout_window(
             owner.id, "crowd", models=["dummy-t2t"], lockout_seconds=LOCKOUT_SECONDS
         )
         token_app = create_app(panic, settings, secret_key=SECRET)  # same key: same tokens
-        token = token_app.extensions[EXTENSION].tokens.issue(net.id)
+        token = token_app.extensions[EXTENSION].tokens.issue(net)
         limits = httpx.Limits(max_connections=TERMINALS, max_keepalive_connections=TERMINALS)
         async with httpx.AsyncClient(base_url=url, limits=limits, timeout=10) as http:
 

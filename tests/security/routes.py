@@ -14,6 +14,7 @@ def fill(rule: str, world: World, ids: dict[str, int]) -> str:
         "run_number": str(ids["invocation"]),
         "key_id": str(ids["key"]),
         "installation_id": str(ids.get("installation", 1)),
+        "public_id": f"{ids.get('installation', 1)}-0",
         "name": "main",
         "code": "x",
         "rest": "nothing/here",

@@ -21,7 +21,7 @@ from typing import Any
 import trio
 from quart.typing import TestClientProtocol as Client
 
-from panic_trio.domain import User
+from panic_trio.domain import Network, User
 from panic_trio.web.terminal_tokens import TerminalTokens
 from tests.security.routes import fill
 from tests.web.conftest import TIMEOUT, World, client, csrf_of, signed_in
@@ -29,7 +29,7 @@ from tests.web.conftest import TIMEOUT, World, client, csrf_of, signed_in
 OWNER_TOKEN = "sk-owner-secret-0123456789abcdef"
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 # What a terminal token looks like: network.issued_ms.nonce.signature (url-safe base64).
-TOKEN_LIKE = re.compile(r"\d+\.\d+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{20,}")
+TOKEN_LIKE = re.compile(r"\d+-[0-9a-z]+\.\d+\.\d+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{20,}")
 # Routes where an anonymous visitor may legitimately change state: none with these probes
 # (sign-in with wrong credentials, sign-out of nobody, a terminal post without a token).
 
@@ -57,7 +57,7 @@ def check_headers(response: Any, where: str) -> None:
 
 async def probe(
     terminal_tokens: TerminalTokens,
-    owners_network: int,
+    owners_network: Network,
     test_client: Client,
     method: str,
     path: str,
@@ -128,7 +128,7 @@ async def test_no_route_lets_anonymous_or_other_users_read_or_change_the_owners_
                 if rule.endpoint in ("auth.sign_out", "auth.sign_in_submit"):
                     continue  # they act on the caller's own session only
                 for _name, test_client, csrf, headers in principals:
-                    await probe(world.tokens, world.network.id, test_client, method, path,
+                    await probe(world.tokens, world.network, test_client, method, path,
                                 csrf, headers, secrets)  # fmt: skip
                     tried += 1
         after = await owner_state(world, genesis.run_number)
@@ -164,4 +164,5 @@ async def test_the_same_routes_do_work_for_the_owner(world: World) -> None:
         # The owner's QR page does carry a terminal token, in the shape the matrix looks for.
         owner = await signed_in(world, world.owner)
         qr = await (await owner.get(f"/networks/{net}/info/qr.json")).get_data(as_text=True)
-        assert [t for t in TOKEN_LIKE.findall(qr) if world.tokens.check(t, net) == "ok"], qr
+        found = TOKEN_LIKE.findall(qr)
+        assert [t for t in found if world.tokens.check(t, world.network) == "ok"], qr

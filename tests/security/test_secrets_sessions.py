@@ -173,18 +173,18 @@ async def test_tampered_expired_and_foreign_terminal_tokens_are_refused_everywhe
     with trio.fail_after(TIMEOUT):
         panic = world.panic
         mine = world.network.id
-        theirs = (await panic.create_network(world.other.id, "theirs", models=["dummy-t2t"])).id
-        old = world.tokens.issue(mine)
+        theirs = await panic.create_network(world.other.id, "theirs", models=["dummy-t2t"])
+        old = world.tokens.issue(world.network)
         world.clock.now += 3601  # one hour and a second later
-        fresh = world.tokens.issue(mine)
+        fresh = world.tokens.issue(world.network)
         foreign = world.tokens.issue(theirs)
         tampered = {
             fresh[:i] + ("A" if c != "A" else "B") + fresh[i + 1 :] for i, c in enumerate(fresh)
         }
         for token in tampered:
-            assert world.tokens.check(token, mine) == "invalid", token
+            assert world.tokens.check(token, world.network) == "invalid", token
         cases = {"tampered": next(iter(tampered)), "other network": foreign, "expired": old}
-        assert [world.tokens.check(t, mine) for t in cases.values()] == [
+        assert [world.tokens.check(t, world.network) for t in cases.values()] == [
             "invalid", "wrong_network", "expired"
         ]  # fmt: skip
         for why, token in cases.items():
@@ -227,7 +227,7 @@ async def test_a_script_in_a_model_output_or_description_is_shown_as_text(world:
         )
         owner = await signed_in(world, world.owner)
         admin = await signed_in(world, world.admin)
-        token = world.tokens.issue(world.network.id)
+        token = world.tokens.issue(world.network)
         pages = [
             (client(world), f"/display/static/{done.id}"),
             (client(world), f"/networks/{world.network.id}/info"),

@@ -140,7 +140,7 @@ async def test_session_writes_need_the_csrf_header(world: World) -> None:
 async def test_terminal_token_may_start_runs_only(world: World) -> None:
     with trio.fail_after(TIMEOUT):
         net = world.network.id
-        token = world.tokens.issue(net)
+        token = world.tokens.issue(world.network)
         c = client(world)
         ok = await c.post(f"/api/networks/{net}/runs?token={token}", json={"prompt": "hi"})
         assert ok.status_code == 201
@@ -156,7 +156,7 @@ async def test_terminal_token_may_start_runs_only(world: World) -> None:
 async def test_token_for_another_network_is_refused(world: World) -> None:
     with trio.fail_after(TIMEOUT):
         other = await world.panic.create_network(world.other.id, "Theirs", models=["dummy-t2t"])
-        token = world.tokens.issue(other.id)
+        token = world.tokens.issue(other)
         response = await client(world).post(
             f"/api/networks/{world.network.id}/runs?token={token}", json={"prompt": "sneaky"}
         )

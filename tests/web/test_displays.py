@@ -37,7 +37,7 @@ def slots(frame: Message) -> dict[int, int]:
 async def test_the_display_page_is_public_full_screen_and_scriptless_inline(world: World) -> None:
     with trio.fail_after(TIMEOUT):
         made = await world.panic.create_installation(world.network.id, "Gallery", [GRID, SPOT])
-        page = await client(world).get(f"/i/{made.id}/wall")
+        page = await client(world).get(f"/i/{made.public_id}/wall")
         html = await text_of(page)
         assert page.status_code == 200
         assert "<title>Gallery - wall · PANIC!</title>" in html
@@ -47,17 +47,19 @@ async def test_the_display_page_is_public_full_screen_and_scriptless_inline(worl
         assert "script-src 'self'" in page.headers["Content-Security-Policy"]
         scripts = [s for s in html.split("<script")[1:] if "src=" not in s.split(">")[0]]
         assert all('type="application/json"' in s.split(">")[0] for s in scripts)
-        single = await text_of(await client(world).get(f"/i/{made.id}/spot"))
+        single = await text_of(await client(world).get(f"/i/{made.public_id}/spot"))
         assert "1/3 □" in single
         assert "Last prompt:" not in single
-        assert (await client(world).get(f"/i/{made.id}/nope")).status_code == 404
-        assert (await client(world).get(f"/i/{made.id + 1}/wall")).status_code == 404
+        assert (await client(world).get(f"/i/{made.public_id}/nope")).status_code == 404
+        stamp = made.public_id.partition("-")[2]
+        for wrong in (f"{made.id + 1}-{stamp}", str(made.id), f"{made.id}-0", f"{made.id}-"):
+            assert (await client(world).get(f"/i/{wrong}/wall")).status_code == 404, wrong
 
 
 async def test_a_new_genesis_resets_the_screen_and_a_late_viewer_catches_up(world: World) -> None:
     with trio.fail_after(TIMEOUT):
         made = await world.panic.create_installation(world.network.id, "Gallery", [GRID, SPOT])
-        async with client(world).websocket(f"/ws/displays/{made.id}/spot") as ws:
+        async with client(world).websocket(f"/ws/displays/{made.public_id}/spot") as ws:
             assert await receive(ws) == {"type": "screen", "prompt": None, "tiles": []}
             genesis = await world.panic.start_run(world.network.id, "a *red* balloon")
             first = await receive(ws)
@@ -68,7 +70,7 @@ async def test_a_new_genesis_resets_the_screen_and_a_late_viewer_catches_up(worl
                 assert frame["type"] == "reset"
             assert frame["tile"]["kind"] == "image"
             assert frame["tile"]["src"].startswith("/dummy/")
-        async with client(world).websocket(f"/ws/displays/{made.id}/wall") as late:
+        async with client(world).websocket(f"/ws/displays/{made.public_id}/wall") as late:
             joined = await receive(late)
             assert joined["prompt"] == "a *red* balloon"
             assert slots(joined) == {0: 0}
@@ -119,9 +121,9 @@ async def test_a_viewer_joining_a_long_run_sees_each_slot_at_once(tmp_path: Path
             await panic.stop_run(network.id)
             run = await panic.list_run(network.id, genesis.run_number)
             async with app.test_app():
-                async with app.test_client().websocket(f"/ws/displays/{made.id}/wall") as ws:
+                async with app.test_client().websocket(f"/ws/displays/{made.public_id}/wall") as ws:
                     wall = await receive(ws)
-                async with app.test_client().websocket(f"/ws/displays/{made.id}/spot") as ws:
+                async with app.test_client().websocket(f"/ws/displays/{made.public_id}/spot") as ws:
                     spot = await receive(ws)
     last = run[-1].sequence_number
     assert slots(wall) == {(s % 4): s for s in range(max(0, last - 3), last + 1)}
@@ -137,7 +139,7 @@ async def test_viewer_counts_are_live_and_for_the_owner_only(world: World) -> No
         other = await signed_in(world, world.other)
         async with owner.websocket(f"/ws/installations/{made.id}/viewers") as counts:
             assert await receive(counts) == {"type": "viewers", "counts": {"wall": 0, "spot": 0}}
-            async with client(world).websocket(f"/ws/displays/{made.id}/wall") as tv:
+            async with client(world).websocket(f"/ws/displays/{made.public_id}/wall") as tv:
                 await receive(tv)
                 assert (await receive(counts))["counts"] == {"wall": 1, "spot": 0}
             while (await receive(counts))["counts"] != {"wall": 0, "spot": 0}:

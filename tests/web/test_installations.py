@@ -87,7 +87,7 @@ async def test_watchers_are_added_edited_reordered_and_removed(world: World) -> 
         assert "Shows every 3rd invocation, offset 1" in page
         assert "Shows every 2nd invocation, offset 0 (shows invoking)" in page
         assert "Panic 1 - every 2nd, offset 0" in page
-        assert f"View display (/i/{made.id}/main-grid) →" in page
+        assert f"View display (/i/{made.public_id}/main-grid) →" in page
         assert page.count("0 viewers") == 4
         installation = await world.panic.get_installation(made.id)
         assert installation.watcher("live-view").show_invoking  # type: ignore[union-attr]
@@ -146,7 +146,7 @@ async def test_only_the_network_owner_sees_or_changes_installations(world: World
         anonymous = await client(world).get("/installations")
         assert anonymous.status_code == 302
         assert re.search(r"/sign-in", anonymous.headers["Location"])
-        display = await client(world).get(f"/i/{made.id}/main-grid")
+        display = await client(world).get(f"/i/{made.public_id}/main-grid")
         assert display.status_code == 200
         assert "<title>Private - main-grid · PANIC!</title>" in await text_of(display)
 
@@ -173,8 +173,8 @@ async def test_open_screens_reload_when_their_installation_changes(world: World)
             [{"type": "grid", "name": "wall", "rows": 1, "columns": 1}],
         )
         owner = await signed_in(world, world.owner)
-        wall = client(world).websocket(f"/ws/displays/{made.id}/wall")
-        elsewhere = client(world).websocket(f"/ws/displays/{other.id}/wall")
+        wall = client(world).websocket(f"/ws/displays/{made.public_id}/wall")
+        elsewhere = client(world).websocket(f"/ws/displays/{other.public_id}/wall")
         async with wall as screen, elsewhere as untouched:
             assert json.loads(await screen.receive())["type"] == "screen"
             assert json.loads(await untouched.receive())["type"] == "screen"
@@ -185,5 +185,5 @@ async def test_open_screens_reload_when_their_installation_changes(world: World)
             with trio.move_on_after(0.5) as quiet:  # another installation's screen: nothing
                 await untouched.receive()
             assert quiet.cancelled_caught
-        page = await text_of(await client(world).get(f"/i/{made.id}/wall"))
+        page = await text_of(await client(world).get(f"/i/{made.public_id}/wall"))
         assert "3/3 ⊞" in page  # what the reloaded screen gets

@@ -62,7 +62,7 @@ async def test_status_on_connect_then_read_only_for_anonymous(world: World) -> N
 
 async def test_token_holder_starts_a_run_and_sees_it_live(world: World) -> None:
     with trio.fail_after(TIMEOUT):
-        token = world.tokens.issue(world.network.id)
+        token = world.tokens.issue(world.network)
         async with client(world).websocket(f"/ws/networks/{world.network.id}?token={token}") as ws:
             await receive(ws)
             reply = await prompt(ws, "a red balloon")
@@ -86,7 +86,7 @@ async def test_token_holder_starts_a_run_and_sees_it_live(world: World) -> None:
 
 async def test_second_prompt_in_lockout_gets_locked_out(world: World) -> None:
     with trio.fail_after(TIMEOUT):
-        token = world.tokens.issue(world.network.id)
+        token = world.tokens.issue(world.network)
         async with client(world).websocket(f"/ws/networks/{world.network.id}?token={token}") as ws:
             await receive(ws)
             assert (await prompt(ws, "first"))["type"] == "run_started"
@@ -114,7 +114,7 @@ async def test_malformed_frames_get_an_error_and_the_socket_stays_up(
     world: World, frame: str | bytes, words: str
 ) -> None:
     with trio.fail_after(TIMEOUT):
-        token = world.tokens.issue(world.network.id)
+        token = world.tokens.issue(world.network)
         async with client(world).websocket(f"/ws/networks/{world.network.id}?token={token}") as ws:
             await receive(ws)
             await ws.send(frame)
@@ -126,7 +126,7 @@ async def test_malformed_frames_get_an_error_and_the_socket_stays_up(
 
 async def test_invalid_prompts_get_the_engines_message(world: World) -> None:
     with trio.fail_after(TIMEOUT):
-        token = world.tokens.issue(world.network.id)
+        token = world.tokens.issue(world.network)
         async with client(world).websocket(f"/ws/networks/{world.network.id}?token={token}") as ws:
             await receive(ws)
             assert "empty" in (await prompt(ws, "   "))["message"]
@@ -156,7 +156,7 @@ async def test_cross_site_handshake_does_not_carry_session_rights(world: World) 
 
 async def test_token_expiry_is_checked_at_each_prompt(world: World) -> None:
     with trio.fail_after(TIMEOUT):
-        token = world.tokens.issue(world.network.id)
+        token = world.tokens.issue(world.network)
         async with client(world).websocket(f"/ws/networks/{world.network.id}?token={token}") as ws:
             await receive(ws)
             world.clock.now += 3601
@@ -248,7 +248,7 @@ async def test_a_stalled_viewer_never_slows_the_run(tmp_path: Path) -> None:
 async def test_a_failed_run_is_reported_with_its_reason(world: World) -> None:
     with trio.fail_after(TIMEOUT):
         network = await world.panic.create_network(world.owner.id, "Real", models=["gpt-5-chat"])
-        token = world.tokens.issue(network.id)
+        token = world.tokens.issue(network)
         async with client(world).websocket(f"/ws/networks/{network.id}?token={token}") as ws:
             await receive(ws)
             assert (await prompt(ws, "needs a real model"))["type"] == "run_started"

@@ -92,7 +92,7 @@ async def test_qr_page_encodes_a_fresh_terminal_url(world: World) -> None:
         url = re.search(r'id="qr-url" href="([^"]+)"', page)
         assert url
         token = url.group(1).split("token=")[1]
-        assert world.tokens.check(token, world.network.id) == "ok"
+        assert world.tokens.check(token, world.network) == "ok"
         fresh = await (await owner.get(f"/networks/{world.network.id}/info/qr.json")).get_json()
         assert fresh["url"] != url.group(1).replace("&amp;", "&")
         assert fresh["image"].startswith("data:image/svg+xml")

@@ -31,7 +31,7 @@ async def test_owner_and_admin_need_no_token(world: World, who: str) -> None:
 
 async def test_anonymous_with_a_valid_token_gets_the_terminal(world: World) -> None:
     with trio.fail_after(TIMEOUT):
-        token = world.tokens.issue(world.network.id)
+        token = world.tokens.issue(world.network)
         response = await client(world).get(f"/networks/{world.network.id}/terminal?token={token}")
         assert response.status_code == 200
         page = await text_of(response)
@@ -47,11 +47,11 @@ async def test_everyone_else_lands_on_the_expired_page(world: World, problem: st
         if problem == "garbage":
             token = "1.2.3.not-a-signature"
         elif problem == "expired":
-            token = world.tokens.issue(world.network.id)
+            token = world.tokens.issue(world.network)
             world.clock.now += 3601
         elif problem == "other_network":
             other = await world.panic.create_network(world.other.id, "Theirs", models=["dummy-t2t"])
-            token = world.tokens.issue(other.id)
+            token = world.tokens.issue(other)
         elif problem == "user":
             c = await signed_in(world, world.other)  # signed in, but not the owner
         query = f"?token={token}" if token else ""
@@ -82,7 +82,7 @@ async def submit(c: Client, url: str, prompt: str, token: str) -> str:
 
 async def test_every_submission_gets_a_visible_answer_without_javascript(world: World) -> None:
     with trio.fail_after(TIMEOUT):
-        token = world.tokens.issue(world.network.id)
+        token = world.tokens.issue(world.network)
         url = f"/networks/{world.network.id}/terminal?token={token}"
         c = client(world)
         csrf = await csrf_of(c, url)
@@ -96,7 +96,7 @@ async def test_every_submission_gets_a_visible_answer_without_javascript(world: 
 
 async def test_terminal_post_needs_csrf_and_a_token(world: World) -> None:
     with trio.fail_after(TIMEOUT):
-        token = world.tokens.issue(world.network.id)
+        token = world.tokens.issue(world.network)
         url = f"/networks/{world.network.id}/terminal"
         c = client(world)
         await csrf_of(c)

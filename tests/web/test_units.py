@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from panic_trio.domain import RunnerStatus, utc_now
+from panic_trio.domain import Network, RunnerStatus, utc_now
 from panic_trio.web.ratelimit import RateLimiter, whole_seconds
 from panic_trio.web.render import markdown, media_src, seconds_until, status_label
 from panic_trio.web.terminal_tokens import TerminalTokens
@@ -23,40 +23,62 @@ def tokens(clock: FakeClock) -> TerminalTokens:
     return TerminalTokens(b"k" * 32, clock=clock)
 
 
+BORN = utc_now()
+
+
+def net(network_id: int, *, born: timedelta = timedelta(0), generation: int = 0) -> Network:
+    """A network as the store reads it: id, creation time and token generation."""
+    return Network(
+        network_id, 1, "n", "", ("dummy-t2t",), created_at=BORN + born, token_generation=generation
+    )
+
+
 def test_tokens_made_moments_apart_differ(tokens: TerminalTokens, clock: FakeClock) -> None:
-    first = tokens.issue(123)
+    first = tokens.issue(net(123))
     clock.now += 0.01
-    assert tokens.issue(123) != first
-    assert tokens.issue(123) != tokens.issue(124)
+    assert tokens.issue(net(123)) != first
+    assert tokens.issue(net(123)) != tokens.issue(net(124))
 
 
 def test_a_token_is_valid_for_an_hour_for_its_network(
     tokens: TerminalTokens, clock: FakeClock
 ) -> None:
-    token = tokens.issue(123)
-    assert tokens.check(token, 123) == "ok"
-    assert tokens.check(token, 456) == "wrong_network"
+    token = tokens.issue(net(123))
+    assert tokens.check(token, net(123)) == "ok"
+    assert tokens.check(token, net(456)) == "wrong_network"
     clock.now += 55 * 60
-    assert tokens.check(token, 123) == "ok"
+    assert tokens.check(token, net(123)) == "ok"
     clock.now += 6 * 60
-    assert tokens.check(token, 123) == "expired"
+    assert tokens.check(token, net(123)) == "expired"
     assert tokens.expires_at(token) == pytest.approx(FakeClock().now + 3600, abs=0.001)
 
 
 def test_forged_and_malformed_tokens_are_invalid(tokens: TerminalTokens) -> None:
-    token = tokens.issue(123)
+    token = tokens.issue(net(123))
     body, _, signature = token.rpartition(".")
-    forged = body.replace("123.", "124.", 1) + "." + signature
-    other_key = TerminalTokens(b"x" * 32).issue(123)
+    forged = body.replace("123-", "124-", 1) + "." + signature
+    other_key = TerminalTokens(b"x" * 32).issue(net(123))
     for bad in (None, "", "junk", forged, other_key, token + "x", "a" * 500):
-        assert tokens.check(bad, 123) == "invalid"
+        assert tokens.check(bad, net(123)) == "invalid"
+        assert tokens.check(bad, net(124)) == "invalid"
+
+
+def test_a_token_binds_to_its_networks_creation_and_generation(tokens: TerminalTokens) -> None:
+    # The probe: network 3 deleted, a stranger's new network got id 3, and the
+    # old QR token worked on it. Same id, later creation: refused.
+    token = tokens.issue(net(3))
+    assert tokens.check(token, net(3, born=timedelta(microseconds=1))) == "revoked"
+    assert tokens.check(token, net(3, born=timedelta(days=3))) == "revoked"
+    # Its owner revoked the network's QR codes: the generation moved on.
+    assert tokens.check(token, net(3, generation=1)) == "revoked"
+    assert tokens.check(tokens.issue(net(3, generation=1)), net(3, generation=1)) == "ok"
 
 
 def test_tokens_from_the_future_are_invalid(tokens: TerminalTokens, clock: FakeClock) -> None:
     clock.now += 3600
-    token = tokens.issue(1)
+    token = tokens.issue(net(1))
     clock.now -= 3600
-    assert tokens.check(token, 1) == "invalid"
+    assert tokens.check(token, net(1)) == "invalid"
 
 
 def test_rate_limiter_refills_over_time(clock: FakeClock) -> None:

@@ -5,6 +5,11 @@ they are encrypted (Fernet) with a key derived from the secret key; a copy of
 the database or a backup alone does not reveal them. Personal API keys only
 need checking, so only their SHA-256 is stored (they are random, so a fast
 hash is enough).
+
+Anything handed out that names a row (a QR code's terminal token, a display
+link, a share link) binds to the row's :func:`creation_identity`, not to its
+id alone: even if an id named another row one day (a database restored from
+an old backup), a credential for the old row can never act on the new one.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
@@ -22,6 +28,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from panic_trio.errors import ConfigError, StoreError
 
 API_KEY_PREFIX: Final = "pt_"
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_DIGITS: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
 SECRET_KEY_FILE: Final = "secret_key"
 
 
@@ -86,3 +94,29 @@ def mask(value: str) -> str:
     if len(value) <= 8:
         return "•" * len(value)
     return "•" * 8 + value[-4:]
+
+
+def creation_stamp(created_at: datetime) -> str:
+    """A row's creation time to the microsecond, in base 36 (short enough for a URL)."""
+    number = (created_at - _EPOCH) // timedelta(microseconds=1)
+    digits = ""
+    while True:
+        number, digit = divmod(number, 36)
+        digits = _DIGITS[digit] + digits
+        if number == 0:
+            return digits
+
+
+def creation_identity(row_id: int, created_at: datetime | None) -> str:
+    """``<id>-<creation stamp>``: names one row for ever, even if its id were reused."""
+    if created_at is None:
+        raise ValueError("a creation identity needs the row's created_at")
+    return f"{row_id}-{creation_stamp(created_at)}"
+
+
+def identity_row_id(identity: str) -> int | None:
+    """The id in a :func:`creation_identity` (``None`` if it is not one)."""
+    row_id, dash, stamp = identity.partition("-")
+    if not dash or not row_id.isdigit() or not stamp or not set(stamp) <= set(_DIGITS):
+        return None
+    return int(row_id)

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from panic_trio.domain import Invocation
 from panic_trio.errors import NotFound
+from panic_trio.security.tokens import creation_identity
 from panic_trio.store.invocations import invocation_from_row
 from panic_trio.store.schema import installations as _T
 from panic_trio.store.schema import invocations, networks
@@ -34,6 +35,11 @@ class Installation:
     watchers: tuple[Watcher, ...]
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def public_id(self) -> str:
+        """What display links carry: the id bound to this installation's creation."""
+        return creation_identity(self.id, self.created_at)
 
     def watcher(self, name: str) -> Watcher | None:
         """The watcher called ``name``, or ``None``."""

@@ -23,6 +23,8 @@ def network_from_row(row: Any) -> Network:
         lockout_seconds=row.lockout_seconds,
         daily_cap=row.daily_cap,
         run_cap=row.run_cap,
+        created_at=row.created_at,
+        token_generation=row.token_generation,
     )
 
 
@@ -91,3 +93,16 @@ def delete_network(conn: Connection, network_id: int) -> None:
     result = conn.execute(delete(networks).where(networks.c.id == network_id))
     if result.rowcount == 0:
         raise NotFound(f"no network with id {network_id}")
+
+
+def bump_token_generation(conn: Connection, network_id: int) -> Network:
+    """Revoke every terminal token of a network issued so far."""
+    row = conn.execute(
+        update(networks)
+        .where(networks.c.id == network_id)
+        .values(token_generation=networks.c.token_generation + 1)
+        .returning(networks)
+    ).first()
+    if row is None:
+        raise NotFound(f"no network with id {network_id}")
+    return network_from_row(row)

@@ -109,13 +109,13 @@ async def _prompting_caller(network_id: int, *, replace: bool = False) -> Caller
     if replace and (request.headers.get("Authorization") is None and token is not None):
         fail(403, "forbidden", "only the network's owner may replace a run")
     if request.headers.get("Authorization") is None and token is not None:
-        check = web_state().tokens.check(token, network_id)
-        if check != "ok":
-            fail(401, "invalid_token", f"the terminal token is {check.replace('_', ' ')}")
         try:
-            await web_state().panic.get_network(network_id)
+            network = await web_state().panic.get_network(network_id)
         except NotFound:
             fail(404, "not_found", f"no network with id {network_id}")
+        check = web_state().tokens.check(token, network)
+        if check != "ok":
+            fail(401, "invalid_token", f"the terminal token is {check.replace('_', ' ')}")
         return Caller(None, f"ip:{request.remote_addr}")
     user = await caller(write=True)
     await managed_network(network_id, user)

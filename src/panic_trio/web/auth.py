@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Final, ParamSpec, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode, urlsplit
 
 from quart import Blueprint, g, redirect, render_template, request, session, url_for
 from quart.sessions import SecureCookieSessionInterface
@@ -32,6 +32,7 @@ SESSION_USER: Final = "uid"
 SESSION_CSRF: Final = "csrf"
 CSRF_FIELD: Final = "csrf_token"
 CSRF_HEADER: Final = "X-CSRF-Token"
+MAX_NEXT_CHARS: Final = 2000
 
 bp = Blueprint("auth", __name__)
 
@@ -89,8 +90,25 @@ def may_manage(user: User | None, network: Network) -> bool:
 
 
 def safe_next(target: str | None) -> str | None:
-    """``target`` if it is a path on this site (never another site)."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+    """``target`` if it is a path on this site, read the way a browser reads it.
+
+    Browsers drop tabs and newlines anywhere in a URL and read a backslash
+    as ``/``, so ``/<tab>/evil.example`` led off-site (and a newline in a
+    ``Location`` header was a 500). Only printable ASCII with
+    no backslash passes, however often decoded, and it must stay a path: no scheme,
+    no host, not scheme-relative.
+    """
+    if not target or len(target) > MAX_NEXT_CHARS:
+        return None
+    form, previous = target, ""
+    while form != previous:  # every level of percent-encoding (each one shrinks it)
+        if not all("!" <= c <= "~" and c != "\\" for c in form):
+            return None
+        if not form.startswith("/") or form.startswith("//"):
+            return None
+        form, previous = unquote(form), form
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
         return None
     return target
 

@@ -1,5 +1,8 @@
 """TV displays: ``/i/<installation>/<watcher>`` and its live socket; viewer counts.
 
+``<installation>`` is the installation's public id (``<id>-<creation stamp>``),
+never its bare id, so an old kiosk link can only ever show that installation.
+
 A display page is anonymous and full screen. Its socket
 ``/ws/displays/<installation>/<watcher>`` applies the watcher rules
 (:mod:`panic_trio.watchers`) on the server and sends the browser only what
@@ -34,6 +37,7 @@ from quart.typing import ResponseReturnValue
 
 from panic_trio.domain import Event, Invocation
 from panic_trio.errors import NotFound
+from panic_trio.security.tokens import identity_row_id
 from panic_trio.store import invocations as invocation_queries
 from panic_trio.store.installations import Installation
 from panic_trio.watchers import Watcher, screen, slot_for
@@ -126,23 +130,33 @@ async def owned(installation_id: int) -> Installation | None:
     return installation if network.owner_id == user.id else None
 
 
-async def _watched(installation_id: int, name: str) -> tuple[Installation, Watcher] | None:
+async def _watched(public_id: str, name: str) -> tuple[Installation, Watcher] | None:
+    """The installation and watcher a display link names, if that very installation exists.
+
+    The link carries the installation's creation identity, not its id alone:
+    a kiosk left on a deleted installation's link never shows a newer one.
+    """
+    installation_id = identity_row_id(public_id)
+    if installation_id is None or not 1 <= installation_id < 2**31:
+        return None
     try:
         installation = await web_state().panic.get_installation(installation_id)
     except NotFound:
         return None
     watcher = installation.watcher(name)
-    return None if watcher is None else (installation, watcher)
+    if watcher is None or installation.public_id != public_id:
+        return None
+    return installation, watcher
 
 
-@bp.get("/i/<id:installation_id>/<name>")
-async def display(installation_id: int, name: str) -> ResponseReturnValue:
+@bp.get("/i/<public_id>/<name>")
+async def display(public_id: str, name: str) -> ResponseReturnValue:
     """A TV screen: anonymous, full screen, live."""
-    found = await _watched(installation_id, name)
+    found = await _watched(public_id, name)
     if found is None:
         return await not_found()
     installation, watcher = found
-    data = {"installation_id": installation.id, "watcher": watcher.to_json()}
+    data = {"installation": installation.public_id, "watcher": watcher.to_json()}
     return await render_template(
         "display.html", installation=installation, watcher=watcher, data=data
     )
@@ -234,10 +248,10 @@ class DisplaySocket:
         scope.cancel(reason="installation changed: the screen reloads")
 
 
-@bp.websocket("/ws/displays/<id:installation_id>/<name>")
-async def display_socket(installation_id: int, name: str) -> Response | None:
+@bp.websocket("/ws/displays/<public_id>/<name>")
+async def display_socket(public_id: str, name: str) -> Response | None:
     """The live feed of one screen (read-only, anonymous)."""
-    found = await _watched(installation_id, name)
+    found = await _watched(public_id, name)
     if found is None:
         return Response("no such display", 404)
     socket = DisplaySocket(web_state(), *found)

@@ -40,6 +40,7 @@ MAX_FRAME_CHARS: Final = 8192
 MAX_SHOWN_CHARS: Final = 60
 SLOW_CLIENT_SECONDS: Final = 10.0
 GOODBYE_SECONDS: Final = 2.0
+NETWORK_DELETED: Final = 4404  # close code: the network is gone, do not reconnect
 
 bp = Blueprint("live", __name__)
 
@@ -50,38 +51,56 @@ def same_origin() -> bool:
     return origin is None or urlsplit(origin).netloc == websocket.host
 
 
-async def _permission(state: WebState, network: Network) -> Callable[[], str | None] | None:
-    """Who may prompt on this socket: a check run at every ``start_run``.
+Permission = Callable[[Network], Awaitable[str | None]]
 
-    ``None`` for the owner (or an admin): they may always prompt, and they
-    are sent the reasons a run failed, which the public never is.
+
+async def _permission(state: WebState, network: Network) -> tuple[Permission, bool]:
+    """Who may prompt on this socket (a check run at every ``start_run``), and is it the owner.
+
+    The owner (or an admin) may prompt while their session lasts, and is
+    sent the reasons a run failed, which the public never is. The check is
+    given the network as read at that moment and reads the user again, so a
+    token revoked, or a session ended, while the socket is open is refused
+    at once.
     """
     user = await current_user() if same_origin() else None
     token = websocket.args.get("token")
-    if may_manage(user, network):
-        return None
+    if user is not None and may_manage(user, network):
+        signed_in = user
 
-    def check_token() -> str | None:
-        result = state.tokens.check(token, network.id)
+        async def check_session(_current: Network) -> str | None:
+            try:
+                fresh = await state.panic.get_user(signed_in.id)
+            except NotFound:
+                fresh = None
+            if fresh is None or fresh.session_version != signed_in.session_version:
+                return "you were signed out: sign in again to prompt"
+            return None
+
+        return check_session, True
+
+    async def check_token(current: Network) -> str | None:
+        await trio.lowlevel.checkpoint()
+        result = state.tokens.check(token, current)
         if result == "ok":
             return None
         if token is None:
             return "this screen is read-only: open the terminal from a QR code to prompt"
         return f"your QR code is {result.replace('_', ' ')}: scan a fresh one"
 
-    return check_token
+    return check_token, False
 
 
 class LiveSocket:
     """One connected browser or script on one network."""
 
     def __init__(
-        self, state: WebState, network: Network, may_prompt: Callable[[], str | None] | None
+        self, state: WebState, network: Network, may_prompt: Permission, *, owner: bool
     ):
         self.state = state
         self.network = network
-        self.may_prompt = may_prompt or (lambda: None)
-        self.owner = may_prompt is None
+        self.may_prompt = may_prompt
+        self.owner = owner
         self._encode = state.network_encoder if self.owner else state.public_encoder
         self._status = status_message if self.owner else public_status_message
         self.client_key = f"ip:{websocket.remote_addr}"
@@ -108,8 +127,15 @@ class LiveSocket:
         panic = self.state.panic
         async with panic.watch(self.network.id) as events, trio.open_nursery() as nursery:
             await self.send(self._status(panic.status(self.network.id)))
+            nursery.start_soon(self._close_when_deleted, nursery.cancel_scope)
             nursery.start_soon(self._read)
             nursery.start_soon(self._push, events, nursery.cancel_scope)
+
+    async def _close_when_deleted(self, scope: trio.CancelScope) -> None:
+        await self.state.panic.network_deleted(self.network.id)
+        with trio.move_on_after(GOODBYE_SECONDS):
+            await websocket.close(NETWORK_DELETED, "network deleted")
+        scope.cancel(reason="network deleted")
 
     async def _push(self, events: Subscription[Event], scope: trio.CancelScope) -> None:
         encode = self._encode
@@ -159,10 +185,16 @@ class LiveSocket:
             return _error("malformed frame: expected a JSON object")
         if message.get("type") != "start_run":
             return _error(f"unknown message type {_shown(message.get('type'))}; expected start_run")
+        unknown = sorted(set(message) - {"type", "prompt"}, key=str)
+        if unknown:
+            return _error(f"unknown field {_shown(unknown[0])} in start_run (known: prompt)")
         prompt = message.get("prompt")
         if not isinstance(prompt, str):
             return _error('start_run needs a "prompt" string')
-        refusal = self.may_prompt()
+        current = await self.state.panic.get_network(self.network.id)
+        if current.created_at != self.network.created_at:
+            return _error("this network was deleted")
+        refusal = await self.may_prompt(current)
         if refusal is not None:
             return _error(refusal)
         wait = self.state.prompt_limiter.hit(self.client_key)
@@ -234,6 +266,7 @@ async def network_socket(network_id: int) -> Response | None:
         network = await state.panic.get_network(network_id)
     except NotFound:
         return Response("no such network", 404)
-    socket = LiveSocket(state, network, await _permission(state, network))
+    may_prompt, owner = await _permission(state, network)
+    socket = LiveSocket(state, network, may_prompt, owner=owner)
     await open_socket(socket.serve)
     return None

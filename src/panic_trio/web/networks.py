@@ -222,11 +222,11 @@ def _invocations(data: dict[str, Any]) -> list[Invocation]:
     return [Invocation.from_json(i) for i in data["invocations"]]
 
 
-def terminal_url(network_id: int) -> str:
+def terminal_url(network: Network) -> str:
     """A fresh signed terminal URL (valid for an hour) for the QR code."""
     state = web_state()
     base = (state.settings.public_url or request.host_url).rstrip("/")
-    return f"{base}/networks/{network_id}/terminal?token={state.tokens.issue(network_id)}"
+    return f"{base}/networks/{network.id}/terminal?token={state.tokens.issue(network)}"
 
 
 def qr_data_uri(url: str) -> str:
@@ -242,7 +242,7 @@ async def qr(network_id: int) -> ResponseReturnValue:
     network = await managed(network_id)
     if network is None:
         return await not_found()
-    url = terminal_url(network_id)
+    url = terminal_url(network)
     return await _render_info(network, {"url": url, "image": qr_data_uri(url)})
 
 
@@ -250,9 +250,10 @@ async def qr(network_id: int) -> ResponseReturnValue:
 @login_required
 async def qr_json(network_id: int) -> ResponseReturnValue:
     """A fresh QR code for the page's refresh timer."""
-    if await managed(network_id) is None:
+    network = await managed(network_id)
+    if network is None:
         return jsonify({"error": "not_found"}), 404
-    url = terminal_url(network_id)
+    url = terminal_url(network)
     return jsonify({"url": url, "image": qr_data_uri(url)})
 
 

@@ -29,7 +29,7 @@ bp = Blueprint("terminal", __name__)
 async def _allowed(network: Network, token: str | None) -> bool:
     if may_manage(await current_user(), network):
         return True
-    return web_state().tokens.check(token, network.id) == "ok"
+    return web_state().tokens.check(token, network) == "ok"
 
 
 def _expired(network_id: int) -> ResponseReturnValue:

@@ -1,9 +1,13 @@
 """Signed terminal tokens: what a QR code carries so a visitor may prompt.
 
-A token is ``<network_id>.<issued_ms>.<nonce>.<signature>``: an HMAC-SHA256
-over the first three parts with a key derived for this purpose only. It is
-valid for one hour for one network. The millisecond time and the nonce make
-two tokens issued moments apart differ (the original's tests check this).
+A token is ``<identity>.<generation>.<issued_ms>.<nonce>.<signature>``: an
+HMAC-SHA256 over the first four parts with a key derived for this purpose
+only. It is valid for one hour for one network: the network's creation
+identity (:func:`~panic_trio.security.tokens.creation_identity`), so a
+token of a deleted network never works on a newer one, and its token
+generation, which its owner bumps to revoke every token issued so far.
+The millisecond time and the nonce make two tokens issued moments apart
+differ (the original's tests check this).
 Wall-clock time is right here: tokens outlive processes and cross machines.
 """
 
@@ -17,11 +21,14 @@ import time
 from collections.abc import Callable
 from typing import Final, Literal
 
+from panic_trio.domain import Network
+from panic_trio.security.tokens import creation_identity, identity_row_id
+
 TOKEN_LIFETIME_SECONDS: Final = 3600.0
 CLOCK_SKEW_SECONDS: Final = 300.0
 MAX_TOKEN_CHARS: Final = 200
 
-TokenCheck = Literal["ok", "expired", "invalid", "wrong_network"]
+TokenCheck = Literal["ok", "expired", "invalid", "wrong_network", "revoked"]
 
 
 class TerminalTokens:
@@ -44,42 +51,49 @@ class TerminalTokens:
         self.lifetime = lifetime
         self._clock = clock
 
-    def issue(self, network_id: int) -> str:
-        """A fresh token for ``network_id``."""
+    def issue(self, network: Network) -> str:
+        """A fresh token for ``network`` (as it is now: its identity and generation)."""
         issued_ms = int(self._clock() * 1000)
-        body = f"{network_id}.{issued_ms}.{secrets.token_urlsafe(6)}"
+        identity = creation_identity(network.id, network.created_at)
+        body = f"{identity}.{network.token_generation}.{issued_ms}.{secrets.token_urlsafe(6)}"
         return f"{body}.{self._sign(body)}"
 
-    def check(self, token: str | None, network_id: int) -> TokenCheck:
-        """Whether ``token`` lets its holder prompt ``network_id`` now."""
+    def check(self, token: str | None, network: Network) -> TokenCheck:
+        """Whether ``token`` lets its holder prompt ``network`` (as read just now)."""
         parsed = self._parse(token)
         if parsed is None:
             return "invalid"
-        token_network, issued = parsed
+        identity, generation, issued = parsed
         age = self._clock() - issued
         if age < -CLOCK_SKEW_SECONDS:
             return "invalid"
         if age > self.lifetime:
             return "expired"
-        if token_network != network_id:
+        if identity_row_id(identity) != network.id:
             return "wrong_network"
+        if identity != creation_identity(network.id, network.created_at):
+            return "revoked"  # the network it was for was deleted; this one is newer
+        if generation != network.token_generation:
+            return "revoked"
         return "ok"
 
     def expires_at(self, token: str) -> float | None:
         """Wall-clock expiry of a well-signed token, else ``None``."""
         parsed = self._parse(token)
-        return None if parsed is None else parsed[1] + self.lifetime
+        return None if parsed is None else parsed[2] + self.lifetime
 
-    def _parse(self, token: str | None) -> tuple[int, float] | None:
+    def _parse(self, token: str | None) -> tuple[str, int, float] | None:
         if not token or len(token) > MAX_TOKEN_CHARS:
             return None
         body, _, signature = token.rpartition(".")
         if not body or not hmac.compare_digest(signature.encode(), self._sign(body).encode()):
             return None
         parts = body.split(".")
-        if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+        if len(parts) != 4 or identity_row_id(parts[0]) is None:
             return None
-        return int(parts[0]), int(parts[1]) / 1000
+        if not parts[1].isdigit() or not parts[2].isdigit():
+            return None
+        return parts[0], int(parts[1]), int(parts[2]) / 1000
 
     def _sign(self, body: str) -> str:
         digest = hmac.new(self._key, body.encode(), hashlib.sha256).digest()

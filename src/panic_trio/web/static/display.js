@@ -66,7 +66,7 @@ function showPrompt(text) {
   if (lastPrompt && text !== undefined) lastPrompt.textContent = text ?? "";
 }
 
-connect(`/ws/displays/${data.installation_id}/${encodeURIComponent(data.watcher.name)}`, {
+connect(`/ws/displays/${data.installation}/${encodeURIComponent(data.watcher.name)}`, {
   onOpen: () => { note.hidden = true; document.body.dataset.connected = "true"; },
   onClose: () => { note.hidden = false; document.body.dataset.connected = "false"; },
   onMessage: (message) => {

@@ -54,7 +54,7 @@ export function connect(path, { onMessage, onOpen, onClose }) {
     });
     socket.addEventListener("close", (event) => {
       onClose?.(event);
-      if (event.code === 1008 || event.code === 4403) return;  // not allowed: stay closed
+      if (event.code === 1008 || event.code === 4403 || event.code === 4404) return;  // not allowed, or gone: stay closed
       setTimeout(start, delay);
       delay = Math.min(delay * 2, 10000);
     });
