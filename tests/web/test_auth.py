@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import trio
 
+from panic_trio.security import passwords
 from panic_trio.settings import Settings
+from panic_trio.web.ratelimit import InFlight, RateLimiter
 from panic_trio.web.security import content_security_policy
 from tests.web.conftest import PASSWORD, TIMEOUT, World, client, csrf_of, signed_in, text_of
 
@@ -157,3 +160,63 @@ def test_csp_allows_our_own_media_and_sockets(settings: Settings) -> None:
     csp = content_security_policy("https://panic.example", "panic.example")
     assert "img-src 'self' data: blob: https: https://panic.example" in csp
     assert "connect-src 'self' ws://panic.example wss://panic.example" in csp
+
+
+async def test_forty_concurrent_wrong_sign_ins_get_at_most_five_verifications(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The probe: the limit was checked before verifying and counted after, so
+    # 40 concurrent wrong attempts all got 401 and the right password, sent
+    # among them, was accepted at attempt 38.
+    verified = []
+
+    def counting(stored: str | None, password: str) -> bool:
+        verified.append(password)
+        return real(stored, password)
+
+    real = passwords.verify_password
+    monkeypatch.setattr(passwords, "verify_password", counting)
+    with trio.fail_after(TIMEOUT):
+        attacker = client(world)
+        csrf = await csrf_of(attacker, "/sign-in")
+        statuses: list[int] = []
+
+        async def attempt(password: str) -> None:
+            form = {"email": world.owner.email, "password": password, "csrf_token": csrf}
+            statuses.append((await attacker.post("/sign-in", form=form)).status_code)
+
+        async with trio.open_nursery() as nursery:
+            for n in range(40):
+                nursery.start_soon(attempt, PASSWORD if n == 37 else f"guess {n}")
+        assert len(verified) <= 5
+        assert statuses.count(401) + statuses.count(303) == len(verified)
+        assert statuses.count(429) == 40 - len(verified)
+        assert PASSWORD not in verified[5:]
+
+
+def test_a_successful_sign_in_refunds_its_charge_and_no_more() -> None:
+    now = [0.0]
+    limiter = RateLimiter(5, 300.0, clock=lambda: now[0])
+    keys = ("ip:1", "email:a")
+    for _ in range(4):
+        assert limiter.hit_all(keys) == 0
+    assert limiter.hit_all(keys) == 0  # the fifth: a success
+    limiter.refund("ip:1")
+    limiter.refund("email:a")
+    assert limiter.hit_all(keys) == 0  # room for exactly one more
+    assert limiter.hit_all(keys) > 0
+    assert limiter.hit_all(("ip:2", "email:a")) > 0  # the email alone is out too
+    assert limiter.hit_all(("ip:2", "email:b")) == 0
+
+
+def test_in_flight_holds_at_most_the_limit_per_key() -> None:
+    running = InFlight(2)
+    with running.hold(("ip:1", "email:a")) as first, running.hold(("ip:2", "email:a")) as second:
+        assert first
+        assert second
+        with running.hold(("ip:3", "email:a")) as third:
+            assert not third
+        with running.hold(("ip:3", "email:b")) as other:
+            assert other
+    with running.hold(("ip:3", "email:a")) as later:
+        assert later

@@ -36,7 +36,7 @@ from panic_trio.web import (
     runs,
     terminal,
 )
-from panic_trio.web.ratelimit import RateLimiter
+from panic_trio.web.ratelimit import InFlight, RateLimiter
 from panic_trio.web.render import cap_usd, markdown, media_src, model_label, spent, usd
 from panic_trio.web.run_links import RunLinks
 from panic_trio.web.security import add_security_headers
@@ -70,6 +70,7 @@ class RowId(BaseConverter):
 UNSAFE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_BODY_BYTES: Final = 256 * 1024
 LOGIN_LIMIT: Final = (5, 300.0)  # five failed sign-ins per five minutes, per address and email
+LOGIN_IN_FLIGHT: Final = 2  # sign-ins checked at once per address and per email
 PROMPT_LIMIT: Final = (5, 15.0)  # five prompts per fifteen seconds per client
 
 
@@ -122,6 +123,7 @@ def create_app(
         going_away=going_away if going_away is not None else trio.Event(),
         metrics=exporter,
         run_links=RunLinks(derive_key(secret_key, "panic-trio run links")),
+        login_in_flight=InFlight(LOGIN_IN_FLIGHT),
     )
     if exporter is not None:
         sockets = app.extensions[EXTENSION].sockets

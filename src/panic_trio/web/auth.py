@@ -3,7 +3,9 @@
 The session is Quart's signed cookie (``_panic_key``, HttpOnly, SameSite=Lax)
 holding only the user id and a CSRF token; it is signed with a key derived
 for sessions alone. Every form carries the CSRF token and every state change
-checks it. Failed sign-ins are rate limited per address and per email.
+checks it. Sign-ins are rate limited per address and per email: each attempt is
+charged before its password is checked (a success refunds it), and only a
+few attempts per address and per email may be checked at once.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ SESSION_CSRF: Final = "csrf"
 CSRF_FIELD: Final = "csrf_token"
 CSRF_HEADER: Final = "X-CSRF-Token"
 MAX_NEXT_CHARS: Final = 2000
+IN_FLIGHT_RETRY_SECONDS: Final = 1.0  # a sign-in of the same address or email is being checked
 
 bp = Blueprint("auth", __name__)
 
@@ -168,17 +171,18 @@ async def sign_in_submit() -> ResponseReturnValue:
     password = form.get("password") or ""
     next_page = safe_next(form.get("next")) or ""
     keys = (f"ip:{request.remote_addr}", f"email:{email}")
-    wait = max(state.login_limiter.retry_after(key) for key in keys)
-    if wait > 0:
-        message = f"Too many sign-in attempts. Try again in {whole_seconds(wait)} seconds."
-        page = await render_template(
-            "sign_in.html", next_page=next_page, email=email, error=message
-        )
-        return page, 429, {"Retry-After": str(whole_seconds(wait))}
-    user = await state.panic.authenticate(email, password)
+    # Charged before the password is checked, refunded on success: checking
+    # first and counting after let 40 concurrent guesses all through.
+    with state.login_in_flight.hold(keys) as room:
+        wait = state.login_limiter.hit_all(keys) if room else IN_FLIGHT_RETRY_SECONDS
+        if wait > 0:
+            message = f"Too many sign-in attempts. Try again in {whole_seconds(wait)} seconds."
+            page = await render_template(
+                "sign_in.html", next_page=next_page, email=email, error=message
+            )
+            return page, 429, {"Retry-After": str(whole_seconds(wait))}
+        user = await state.panic.authenticate(email, password)
     if user is None:
-        for key in keys:
-            state.login_limiter.hit(key)
         page = await render_template(
             "sign_in.html",
             next_page=next_page,
@@ -186,8 +190,8 @@ async def sign_in_submit() -> ResponseReturnValue:
             error="Wrong email or password.",
         )
         return page, 401
-    for key in keys:
-        state.login_limiter.reset(key)
+    for key in keys:  # refunded, not reset: signing in to one's own account
+        state.login_limiter.refund(key)  # must not wipe one's guesses at others
     session.clear()  # a new session on sign-in: no fixation
     session[SESSION_USER] = user.id
     g.current_user = user

@@ -8,7 +8,9 @@ by the number of clients active within one refill period.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Final
 
 import trio
@@ -57,6 +59,28 @@ class RateLimiter:
         self._buckets[key] = (tokens - 1, now)
         return 0.0
 
+    def hit_all(self, keys: Sequence[str]) -> float:
+        """One hit on every key, or on none: 0 if allowed, else the seconds to wait.
+
+        No checkpoint between checking and charging, so concurrent requests
+        can never all pass a check before any of them is counted.
+        """
+        wait = max(self.retry_after(key) for key in keys)
+        if wait > 0:
+            return wait
+        for key in keys:
+            self.hit(key)
+        return 0.0
+
+    def refund(self, key: str) -> None:
+        """Give back one hit (the attempt succeeded: it was no guess)."""
+        now = self._clock()
+        tokens = self._tokens(key, now) + 1
+        if tokens >= self.capacity:
+            self._buckets.pop(key, None)
+        else:
+            self._buckets[key] = (tokens, now)
+
     def reset(self, key: str) -> None:
         """Forget ``key`` (e.g. after a successful sign-in)."""
         self._buckets.pop(key, None)
@@ -72,3 +96,28 @@ class RateLimiter:
 def whole_seconds(seconds: float) -> int:
     """Seconds for a ``Retry-After`` header: whole, rounded up, at least 1."""
     return max(1, math.ceil(seconds))
+
+
+class InFlight:
+    """At most ``limit`` operations at once per key (sign-ins being verified)."""
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("limit must be >= 1")
+        self.limit = limit
+        self._running: Counter[str] = Counter()
+
+    @contextmanager
+    def hold(self, keys: Sequence[str]) -> Iterator[bool]:
+        """Yields ``True`` and counts the keys if every one has room, else ``False``."""
+        if any(self._running[key] >= self.limit for key in keys):
+            yield False
+            return
+        self._running.update(keys)
+        try:
+            yield True
+        finally:
+            self._running.subtract(keys)
+            for key in keys:
+                if self._running[key] <= 0:
+                    del self._running[key]

@@ -23,7 +23,7 @@ from panic_trio.web.encoding import (
     network_message,
     public_network_message,
 )
-from panic_trio.web.ratelimit import RateLimiter
+from panic_trio.web.ratelimit import InFlight, RateLimiter
 from panic_trio.web.run_links import RunLinks
 from panic_trio.web.terminal_tokens import TerminalTokens
 
@@ -71,6 +71,7 @@ class WebState:
     prompt_limiter: RateLimiter
     going_away: trio.Event
     run_links: RunLinks
+    login_in_flight: InFlight
     sockets: SocketRegistry = field(default_factory=SocketRegistry)
     metrics: Metrics | None = None
     requests: SocketRegistry = field(default_factory=SocketRegistry)  # HTTP, in flight
