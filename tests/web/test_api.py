@@ -308,7 +308,8 @@ async def test_a_network_cannot_be_created_with_fields_it_does_not_have(world: W
         body = {"name": "mine", "models": ["dummy-t2t"], "owner_id": world.other.id}
         response = await client(world).post("/api/networks", json=body, headers=headers)
         assert response.status_code == 422
-        assert (await response.get_json())["message"] == "unknown network field(s): owner_id"
+        answer = await response.get_json()
+        assert (answer["error"], answer["field"]) == ("unknown_field", "owner_id")
         assert await world.panic.list_networks() == before
 
 
@@ -366,7 +367,7 @@ async def test_a_terminal_token_may_not_replace_a_run(world: World) -> None:
     with trio.fail_after(TIMEOUT):
         net = world.network.id
         first = await world.panic.start_run(net, "the visitor's run")
-        token = world.tokens.issue(net)
+        token = world.tokens.issue(world.network)
         c = client(world)
         refused = await c.post(
             f"/api/networks/{net}/runs?token={token}&replace=true", json={"prompt": "mine now"}
@@ -395,3 +396,30 @@ async def test_the_editor_check_warns_about_tokens_the_owner_lacks(world: World)
         }
         assert catalog["gemini-audio-description"]["paid"] is True
         assert catalog["dummy-t2a"]["paid"] is False
+
+
+async def test_unknown_fields_in_any_body_are_a_422_naming_the_field(world: World) -> None:
+    # The probe: PATCH {"network_id": 5} or {"self": 1} was an HTML 500
+    # (update_network(network_id, **body)).
+    with trio.fail_after(TIMEOUT):
+        key = await world.panic.create_api_key(world.owner.id, "k")
+        headers = {"Authorization": f"Bearer {key}"}
+        net = world.network.id
+        before = await world.panic.get_network(net)
+        cases = [
+            ("PATCH", f"/api/networks/{net}", {"network_id": 5}, "network_id"),
+            ("PATCH", f"/api/networks/{net}", {"self": 1}, "self"),
+            ("PATCH", f"/api/networks/{net}", {"name": "new", "owner_id": 2}, "owner_id"),
+            ("POST", "/api/networks", {"name": "n", "models": ["dummy-t2t"], "x": 1}, "x"),
+            ("POST", f"/api/networks/{net}/runs", {"prompt": "hi", "network_id": 9}, "network_id"),
+        ]
+        for method, path, body, field in cases:
+            response = await client(world).open(path, method=method, json=body, headers=headers)
+            assert response.status_code == 422, (path, body)
+            answer = await response.get_json()
+            assert answer["error"] == "unknown_field", answer
+            assert answer["field"] == field
+            assert field in answer["message"]
+        assert await world.panic.get_network(net) == before
+        assert len(await world.panic.list_networks(world.owner.id)) == 1
+        assert world.panic.status(net).state == "idle"

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from collections.abc import Collection
+from typing import Any, Final, NoReturn
 
 from quart import Blueprint, Response, jsonify, request
 
@@ -22,7 +23,7 @@ from panic_trio.errors import (
     ShuttingDown,
     SpendingCapReached,
 )
-from panic_trio.inputs import check_known_fields
+from panic_trio.inputs import NETWORK_FIELDS
 from panic_trio.models import all_models, find_model, network_problem
 from panic_trio.models.validation import compatible_next
 from panic_trio.runs import DEFAULT_PAGE_SIZE, check_page_size
@@ -34,6 +35,8 @@ from panic_trio.web.runs import before_arg, next_before, zip_response
 from panic_trio.web.state import web_state
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+RUN_FIELDS: Final = ("prompt",)
 
 
 class ApiError(Exception):
@@ -122,7 +125,25 @@ async def _prompting_caller(network_id: int, *, replace: bool = False) -> Caller
     return Caller(user, f"user:{user.id}")
 
 
-async def _json_object() -> dict[str, Any]:
+async def _json_object(allowed: Collection[str]) -> dict[str, Any]:
+    """The body as a JSON object with no field outside ``allowed`` (else 400 or 422).
+
+    An unknown field is refused, not ignored: a typo would silently do
+    nothing, and a field passed on as a keyword argument was a 500.
+    """
+    body = await _any_json_object()
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        fail(
+            422,
+            "unknown_field",
+            f"unknown field {unknown[0]!r} (known: {', '.join(sorted(allowed))})",
+            field=unknown[0],
+        )
+    return body
+
+
+async def _any_json_object() -> dict[str, Any]:
     # Parse the bytes ourselves: Quart's get_json decodes them as UTF-8 first
     # and lets a UnicodeDecodeError escape (a 500) for a body that is not.
     raw = await request.get_data(as_text=False)
@@ -145,7 +166,7 @@ async def start_run(network_id: int) -> Any:
     state = web_state()
     replace = _replace_flag()
     who = await _prompting_caller(network_id, replace=replace)
-    body = await _json_object()
+    body = await _json_object(RUN_FIELDS)
     wait = state.prompt_limiter.hit(who.client_key)
     if wait > 0:
         seconds = whole_seconds(wait)
@@ -217,9 +238,8 @@ async def list_networks() -> Any:
 async def create_network() -> Any:
     """Create a network owned by the caller."""
     user = await caller(write=True)
-    body = await _json_object()
+    body = await _json_object(NETWORK_FIELDS)
     try:
-        check_known_fields(body)
         network = await web_state().panic.create_network(
             user.id,
             body.get("name", ""),
@@ -248,7 +268,7 @@ async def update_network(network_id: int) -> Any:
     """Change name, description, models, lockout or caps; all or nothing."""
     user = await caller(write=True)
     await managed_network(network_id, user)
-    body = await _json_object()
+    body = await _json_object(NETWORK_FIELDS)
     try:
         network = await web_state().panic.update_network(network_id, **body)
     except InvalidInput as exc:

@@ -94,6 +94,7 @@ OPENAPI: Final[dict[str, Any]] = {
                 "type": "object",
                 "properties": {"prompt": {"type": "string", "minLength": 1, "maxLength": 2000}},
                 "required": ["prompt"],
+                "additionalProperties": False,
             },
             "Invocation": {
                 "type": "object",
