@@ -9,8 +9,8 @@ admin. Someone else's network is a 404, as if it did not exist.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any, Final, NoReturn
 
 from quart import Blueprint, Response, jsonify, request
