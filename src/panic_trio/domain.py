@@ -48,6 +48,8 @@ class User:
     id: int
     email: str
     admin: bool = False
+    # A session is valid only while it carries this number (bumped to end them all).
+    session_version: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

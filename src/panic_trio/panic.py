@@ -105,6 +105,23 @@ class Panic(InstallationMethods, RunMethods):
             raise NotFound(f"no user with id {user_id}")
         return user
 
+    async def end_sessions(self, user_id: int) -> User:
+        """Sign the user out everywhere: every session cookie issued so far stops working."""
+        return await self.store.write(accounts.end_sessions, user_id)
+
+    async def change_password(self, user_id: int, current: str, new: str) -> User:
+        """Set a new password and end every session (the caller may start a fresh one).
+
+        Raises:
+            InvalidInput: the current password is wrong, or the new one too weak.
+        """
+        user = await self.get_user(user_id)
+        passwords.check_password_rules(new)
+        if await self.authenticate(user.email, current) is None:
+            raise InvalidInput("the current password is not right", field="current_password")
+        password_hash = await self._crypto.run(passwords.hash_password, new)
+        return await self.store.write(accounts.end_sessions, user_id, password_hash)
+
     async def set_platform_token(self, user_id: int, name: str, value: str | None) -> None:
         """Store a platform token encrypted (``None`` or blank removes it).
 

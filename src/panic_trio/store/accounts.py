@@ -13,14 +13,14 @@ from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from panic_trio.domain import User
-from panic_trio.errors import InvalidInput
+from panic_trio.errors import InvalidInput, NotFound
 from panic_trio.store.schema import api_keys, platform_tokens, token_sets, users
 
 DEFAULT_TOKEN_SET: Final = "Personal tokens"
 
 
 def _user(row: Any) -> User:
-    return User(id=row.id, email=row.email, admin=row.admin)
+    return User(id=row.id, email=row.email, admin=row.admin, session_version=row.session_version)
 
 
 def insert_user(
@@ -51,6 +51,19 @@ def user_credentials(conn: Connection, email: str) -> tuple[User, str] | None:
     """The user with this email (any case) and their password hash."""
     row = conn.execute(select(users).where(func.lower(users.c.email) == email.lower())).first()
     return None if row is None else (_user(row), row.password_hash)
+
+
+def end_sessions(conn: Connection, user_id: int, password_hash: str | None = None) -> User:
+    """Bump the user's session version (every session ends), setting a new password if given."""
+    values: dict[str, Any] = {"session_version": users.c.session_version + 1}
+    if password_hash is not None:
+        values["password_hash"] = password_hash
+    row = conn.execute(
+        update(users).where(users.c.id == user_id).values(**values).returning(users)
+    ).first()
+    if row is None:
+        raise NotFound(f"no user with id {user_id}")
+    return _user(row)
 
 
 def list_users(conn: Connection) -> list[User]:

@@ -1,9 +1,13 @@
 """Sessions, CSRF and sign-in/sign-out.
 
 The session is Quart's signed cookie (``_panic_key``, HttpOnly, SameSite=Lax)
-holding only the user id and a CSRF token; it is signed with a key derived
-for sessions alone. Every form carries the CSRF token and every state change
-checks it. Sign-ins are rate limited per address and per email: each attempt is
+holding only the user id, the user's session version and a CSRF token; it
+is signed with a key derived for sessions alone. Every form carries the CSRF
+token and every state change checks it. The session version is checked on
+every request: bumping it ("sign out everywhere", a password change) ends
+every session of that user at once, copied cookies included.
+
+Sign-ins are rate limited per address and per email: each attempt is
 charged before its password is checked (a success refunds it), and only a
 few attempts per address and per email may be checked at once.
 """
@@ -31,6 +35,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 SESSION_USER: Final = "uid"
+SESSION_VERSION: Final = "sv"
 SESSION_CSRF: Final = "csrf"
 CSRF_FIELD: Final = "csrf_token"
 CSRF_HEADER: Final = "X-CSRF-Token"
@@ -82,9 +87,22 @@ async def current_user() -> User | None:
         try:
             user = await web_state().panic.get_user(user_id)
         except NotFound:
-            session.pop(SESSION_USER, None)
+            session.clear()
+        else:
+            if session.get(SESSION_VERSION, 0) != user.session_version:
+                user = None  # signed out everywhere, or the password changed, since
+                session.clear()
     g.current_user = user
     return user
+
+
+def start_session(user: User) -> None:
+    """A new session for ``user`` (never the old one: no fixation)."""
+    session.clear()
+    session[SESSION_USER] = user.id
+    session[SESSION_VERSION] = user.session_version
+    g.current_user = user
+    csrf_token()
 
 
 def may_manage(user: User | None, network: Network) -> bool:
@@ -192,10 +210,7 @@ async def sign_in_submit() -> ResponseReturnValue:
         return page, 401
     for key in keys:  # refunded, not reset: signing in to one's own account
         state.login_limiter.refund(key)  # must not wipe one's guesses at others
-    session.clear()  # a new session on sign-in: no fixation
-    session[SESSION_USER] = user.id
-    g.current_user = user
-    csrf_token()
+    start_session(user)
     return redirect(next_page or dashboard_url(user), 303)
 
 
@@ -209,6 +224,16 @@ async def sign_out_page() -> ResponseReturnValue:
 
 @bp.post("/sign-out")
 async def sign_out() -> ResponseReturnValue:
-    """Forget the session."""
+    """Forget this browser's session (others, and copies, end with "sign out everywhere")."""
+    session.clear()
+    return redirect("/", 303)
+
+
+@bp.post("/sign-out-everywhere")
+@login_required
+async def sign_out_everywhere() -> ResponseReturnValue:
+    """End every session of the signed-in user, this one and any copied cookie included."""
+    user = await signed_in_user()
+    await web_state().panic.end_sessions(user.id)
     session.clear()
     return redirect("/", 303)

@@ -1,4 +1,4 @@
-"""The user dashboard: networks, platform tokens (masked), personal API keys."""
+"""The user dashboard: networks, platform tokens (masked), personal API keys, password."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from quart.typing import ResponseReturnValue
 from panic_trio.domain import PLATFORM_TOKEN_NAMES, User
 from panic_trio.errors import InvalidInput, NotFound, PlatformError
 from panic_trio.platforms.token_check import TESTABLE
-from panic_trio.web.auth import current_user, login_required, signed_in_user
+from panic_trio.web.auth import current_user, login_required, signed_in_user, start_session
 from panic_trio.web.pages import not_found
+from panic_trio.web.ratelimit import whole_seconds
 from panic_trio.web.state import web_state
 
 DEFAULT_MODELS = "dummy-t2t"
@@ -159,6 +160,34 @@ async def create_api_key(user_id: int) -> ResponseReturnValue:
     key = await web_state().panic.create_api_key(user.id, name)
     page, _ = await _render(user, new_key=key, new_key_name=name)
     return page, 201, {"Cache-Control": "no-store"}
+
+
+@bp.post("/users/<id:user_id>/password")
+@login_required
+async def change_password(user_id: int) -> ResponseReturnValue:
+    """Change your own password: every other session ends, this one goes on."""
+    state = web_state()
+    user = await signed_in_user()
+    if user.id != user_id:
+        return await not_found()
+    form = await request.form
+    keys = (f"ip:{request.remote_addr}", f"email:{user.email}")
+    wait = state.login_limiter.hit_all(keys)  # the current password is a guess like any other
+    if wait > 0:
+        message = f"Too many attempts. Try again in {whole_seconds(wait)} seconds."
+        page, _ = await _render(user, password_error=message)
+        return page, 429, {"Retry-After": str(whole_seconds(wait))}
+    try:
+        changed = await state.panic.change_password(
+            user.id, form.get("current_password") or "", form.get("new_password") or ""
+        )
+    except InvalidInput as exc:
+        return await _render(user, status_code=422, password_error=exc.message)
+    for key in keys:
+        state.login_limiter.refund(key)
+    start_session(changed)
+    await flash("Password changed; every other session is signed out", "info")
+    return redirect(url_for("dashboard.show", user_id=user.id), 303)
 
 
 @bp.post("/users/<id:user_id>/api-keys/<id:key_id>/revoke")

@@ -177,6 +177,17 @@ async def stop(network_id: int) -> ResponseReturnValue:
     return redirect(back, 303)
 
 
+@bp.post("/networks/<id:network_id>/revoke-qr")
+@login_required
+async def revoke_qr(network_id: int) -> ResponseReturnValue:
+    """End every terminal token of the network (QR codes printed or shown so far)."""
+    if await managed(network_id) is None:
+        return await not_found()
+    await web_state().panic.revoke_terminal_tokens(network_id)
+    await flash("Every QR code and terminal link issued so far is revoked", "info")
+    return redirect(url_for("networks.show", network_id=network_id), 303)
+
+
 @bp.route("/networks/<id:network_id>/delete", methods=["GET", "POST"])
 @login_required
 async def delete(network_id: int) -> ResponseReturnValue:
