@@ -42,7 +42,7 @@ def load_secret_key(configured: str | None, data_dir: Path) -> str:
     path = data_dir / SECRET_KEY_FILE
     if path.exists():
         return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # owner only: it holds the key
     key = secrets.token_urlsafe(48)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(key)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any, Final
 
@@ -61,7 +63,7 @@ def create_db_engine(url: str) -> Engine:
             # One shared connection, so every thread sees the same in-memory database.
             kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
         else:
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(Path(database).expanduser())
             kwargs.update(pool_size=POOL_SIZE, max_overflow=0)
     else:
         kwargs.update(pool_size=POOL_SIZE, max_overflow=0, pool_pre_ping=True)
@@ -72,6 +74,18 @@ def create_db_engine(url: str) -> Engine:
     if is_sqlite(url):
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` (and missing folders) readable by this user only, if it is new.
+
+    The database holds password hashes; SQLite gives its WAL and shared-memory
+    files the database file's permissions, so they are private too.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -209,8 +209,8 @@ class Store:
             raise StoreError(f"cannot write a backup to {path}: it is a folder")
         tmp = path.with_name(path.name + ".partial")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             tmp.unlink(missing_ok=True)
+            database.create_private_file(tmp)  # a backup holds password hashes too
         except OSError as exc:
             raise StoreError(f"cannot write a backup to {path}: {exc.strerror}") from exc
         raw = self.engine.raw_connection()

@@ -3,6 +3,7 @@
 The CSP allows scripts and styles from this origin only (no inline script,
 no inline style), media from this origin, ``data:`` and HTTPS (provider and
 archive URLs), and WebSockets back to this host. Pages cannot be framed.
+When the public URL is https, HSTS tells browsers to use nothing else.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 
 from quart import Response, request
 
+HSTS_SECONDS: Final = 365 * 24 * 3600
 _STATIC: Final = (
     "default-src 'self'",
     "script-src 'self'",
@@ -44,4 +46,6 @@ def add_security_headers(response: Response, base_url: str) -> Response:
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if base_url.startswith("https://"):  # browsers then never try plain HTTP first
+        headers.setdefault("Strict-Transport-Security", f"max-age={HSTS_SECONDS}")
     return response
