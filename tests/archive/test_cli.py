@@ -69,7 +69,7 @@ def test_status_lists_failures_and_retry_archives_them(
     listed = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in listed[:-1]] == [f"#{ok}", f"#{gone}"]
     assert "storage down" in listed[0]
-    assert listed[-1] == "2 output(s) not archived"
+    assert listed[-1] == "2 output(s) not archived, 0 waiting to be archived"
 
     assert main(["archive", "retry"]) == 1  # the deleted file still fails
     retried = capsys.readouterr().out
@@ -106,3 +106,70 @@ def test_retry_with_storage_unreachable_is_one_line_error(
     err = capsys.readouterr().err
     assert err.startswith("panic-trio: error: cannot reach S3 bucket")
     assert len(err.strip().splitlines()) == 1
+
+
+async def seed_unfinished(settings: Settings) -> list[int]:
+    """An image and an audio output that completed, then the process died (kill -9)."""
+    async with open_store(settings.database_url) as store, open_platforms(settings) as platforms:
+        user = await store.create_user("kill@example.org", "not a real hash", False)
+        models = ["dummy-t2i", "dummy-i2a", "dummy-a2t"]
+        network = await store.create_network(user.id, "killed", "", models, 30)
+        left = []
+        for model, prompt in (("dummy-t2i", "a red balloon"), ("dummy-t2a", "a low hum")):
+            call = Call(model=get_model(model), input=prompt, token=None, invocation_id=0)
+            output = (await platforms.dummy.invoke(call)).output
+            left.append((await completed(store, network, output, model)).id)
+        return left
+
+
+async def archive_outcomes(settings: Settings, ids: list[int]) -> list[dict[str, object]]:
+    async with open_store(settings.database_url) as store:
+        return [dict((await store.get_invocation(i)).metadata) for i in ids]
+
+
+async def start_and_wait_archived(settings: Settings, ids: list[int]) -> None:
+    from panic_trio import open_panic
+
+    with trio.fail_after(30):
+        async with open_panic(settings) as panic:
+            for invocation_id in ids:
+                while "archived_from" not in (await panic.get_invocation(invocation_id)).metadata:
+                    await trio.sleep(0.02)
+
+
+def test_outputs_whose_archive_never_finished_are_counted_and_archived_at_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The probe: kill -9 left completed outputs with neither archived_from nor
+    # archive_error; "archive status" said every archive succeeded, "archive
+    # retry" found nothing, and nothing ever archived them.
+    monkeypatch.setenv("PANIC_DATABASE_URL", f"sqlite:///{tmp_path / 'killed.db'}")
+    monkeypatch.setenv("PANIC_DATA_DIR", str(tmp_path / "data"))
+    settings = Settings.from_env()
+    left = trio.run(seed_unfinished, settings)
+    assert trio.run(archive_outcomes, settings, left) == [{}, {}]
+
+    assert main(["archive", "status"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in listed[:-1]] == [f"#{i}" for i in left]
+    assert all("waiting" in line for line in listed[:-1])
+    assert listed[-1] == "0 output(s) not archived, 2 waiting to be archived"
+
+    trio.run(start_and_wait_archived, settings, left)  # a server start takes them up
+    outcomes = trio.run(archive_outcomes, settings, left)
+    assert all(o.get("archived_from") and "archive_error" not in o for o in outcomes)
+    assert main(["archive", "status"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["every archive succeeded"]
+
+
+def test_retry_also_archives_outputs_whose_archive_never_finished(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PANIC_DATABASE_URL", f"sqlite:///{tmp_path / 'killed.db'}")
+    monkeypatch.setenv("PANIC_DATA_DIR", str(tmp_path / "data"))
+    settings = Settings.from_env()
+    left = trio.run(seed_unfinished, settings)
+    assert main(["archive", "retry"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "2 archived, 0 still failing"
+    assert all("archived_from" in o for o in trio.run(archive_outcomes, settings, left))

@@ -64,6 +64,7 @@ async def open_archive(
     workers: int = DEFAULT_WORKERS,
     queue_size: int = DEFAULT_QUEUE_SIZE,
     inline: bool = False,
+    resume: bool = True,
 ) -> AsyncIterator[Archiver]:
     """Run the archive in its own nursery; give the :class:`Archiver`.
 
@@ -77,6 +78,9 @@ async def open_archive(
         workers, queue_size: concurrency, and how many completed invocations
             may wait before ``submit`` gives up on one.
         inline: run blocking calls on the event loop (``MockClock`` tests).
+        resume: archive outputs a previous process completed but never
+            archived (it was killed first); ``archive retry`` passes
+            ``False`` and takes them up itself.
 
     Entering blocks while the backend is checked (and raises
     :class:`~panic_trio.errors.ArchiveError` if it is unusable). Exiting
@@ -109,6 +113,8 @@ async def open_archive(
                 async with receive:
                     for _ in range(workers):
                         await nursery.start(archiver.serve, receive.clone())
+                if resume:
+                    await nursery.start(archiver.resume_unfinished)
                 try:
                     yield archiver
                 finally:

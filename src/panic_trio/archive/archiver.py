@@ -40,7 +40,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
-ARCHIVED_TYPES: Final = ("image", "audio")
+ARCHIVED_TYPES: Final = queries.ARCHIVED_TYPES
+REQUEUE_BATCH: Final = 100
 DEFAULT_WORKERS: Final = 4
 DEFAULT_QUEUE_SIZE: Final = 64
 JOB_TIMEOUT_SECONDS: Final = 300.0
@@ -148,7 +149,7 @@ class Archiver:
         Synchronous and never blocks the runner: when the queue is full the
         invocation is not archived, and ``archive queue full`` is recorded.
         """
-        if not needs_archive(done):
+        if not needs_archive(done) or done.id in self._pending:
             return
         self._pending[done.id] = done
         try:
@@ -160,6 +161,38 @@ class Archiver:
             self._nursery.start_soon(self._record_quietly, done.id, QUEUE_FULL)
         except trio.ClosedResourceError:
             logger.warning("invocation %s: completed after the archive closed", done.id)
+
+    async def resume_unfinished(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> int:
+        """At start-up: archive every output a previous process completed but never archived.
+
+        Such rows have neither ``archived_from`` nor ``archive_error`` (the
+        process died between completing and archiving them). They are read a
+        batch at a time and archived one by one here, not through the queue,
+        so a backlog never fills the queue that new outputs need. Each is
+        pending meanwhile, so a shutdown records it as interrupted.
+
+        Returns:
+            How many were taken up.
+        """
+        task_status.started()
+        taken, after = 0, 0
+        while batch := await self._store.read(queries.unfinished_archives, after, REQUEUE_BATCH):
+            if taken == 0:
+                logger.warning("archiving outputs a previous process left unarchived")
+            for invocation in batch:
+                if invocation.id in self._pending:
+                    continue  # a resumed run completed it meanwhile: already queued
+                self._pending[invocation.id] = invocation
+                try:
+                    await self.archive(invocation)
+                except PanicError:
+                    logger.exception("invocation %s: archiving crashed", invocation.id)
+                self._pending.pop(invocation.id, None)
+                taken += 1
+            after = batch[-1].id
+        return taken
 
     async def serve(
         self,
@@ -223,12 +256,14 @@ class Archiver:
         return None
 
     async def retry_failed(self, *, limit: int | None = None) -> list[tuple[Invocation, bool]]:
-        """Archive again every invocation whose archive failed, a few at a time.
+        """Archive again every invocation whose archive failed or never finished, a few at a time.
 
         Returns:
             Each invocation (as it is now) and whether it is archived now.
         """
         failed = await self._store.read(queries.failed_archives, limit)
+        failed += await self._store.read(queries.unfinished_archives, 0, limit)
+        failed.sort(key=lambda invocation: invocation.id)
         results: dict[int, Invocation] = {}
         limiter = trio.CapacityLimiter(self._workers)
 

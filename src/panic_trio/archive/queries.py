@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Final
 
 from sqlalchemy import Connection, select
 
 from panic_trio.domain import Invocation
+from panic_trio.models import all_models
 from panic_trio.store.invocations import (
     invocation_by_id,
     invocation_from_row,
@@ -15,6 +17,8 @@ from panic_trio.store.invocations import (
     rewrite_urls,
 )
 from panic_trio.store.schema import invocations as _T
+
+ARCHIVED_TYPES: Final = ("image", "audio")
 
 
 def failed_archives(conn: Connection, limit: int | None = None) -> list[Invocation]:
@@ -25,6 +29,37 @@ def failed_archives(conn: Connection, limit: int | None = None) -> list[Invocati
         .where(
             _T.c.state == "completed",
             meta["archive_error"].as_string().is_not(None),
+            meta["archived_from"].as_string().is_(None),
+        )
+        .order_by(_T.c.id)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return [invocation_from_row(r) for r in conn.execute(query)]
+
+
+def archived_models() -> list[str]:
+    """Ids of every model whose output is archived (images and audio)."""
+    return [m.id for m in all_models() if m.output_type in ARCHIVED_TYPES]
+
+
+def unfinished_archives(
+    conn: Connection, after_id: int = 0, limit: int | None = None
+) -> list[Invocation]:
+    """Completed images and audio with no archive outcome yet (neither URL nor error), by id.
+
+    From the moment it completes, such an output is waiting to be archived;
+    if the process died first (kill -9, power loss), it is found here.
+    """
+    meta = _T.c.metadata
+    query = (
+        select(_T)
+        .where(
+            _T.c.id > after_id,
+            _T.c.state == "completed",
+            _T.c.output.is_not(None),
+            _T.c.model.in_(archived_models()),
+            meta["archive_error"].as_string().is_(None),
             meta["archived_from"].as_string().is_(None),
         )
         .order_by(_T.c.id)

@@ -2,20 +2,24 @@
 
 A failed archive keeps the provider URL, which may expire (Replicate's do
 after about an hour), so an operator should see such rows and retry them
-once storage is back. Neither command starts the engine: no run is resumed.
+once storage is back. Outputs whose archive never finished (the server was
+killed first) are listed too, and retried. Neither command starts the
+engine: no run is resumed.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, Final
 
 from panic_trio.archive import open_archive
-from panic_trio.archive.queries import failed_archives
+from panic_trio.archive.queries import failed_archives, unfinished_archives
 from panic_trio.domain import Invocation
 from panic_trio.platforms.registry import open_platforms
 from panic_trio.settings import Settings
 from panic_trio.store.store import open_store
+
+UNFINISHED: Final = "waiting: completed, never archived (a server archives it when it starts)"
 
 
 def register(subparsers: Any) -> None:
@@ -30,8 +34,8 @@ def register(subparsers: Any) -> None:
     ).set_defaults(handler=retry)
 
 
-def _line(invocation: Invocation) -> str:
-    error = str(invocation.metadata.get("archive_error", "")).replace("\n", " ")
+def _line(invocation: Invocation, why: str | None = None) -> str:
+    error = why or str(invocation.metadata.get("archive_error", "")).replace("\n", " ")
     return (
         f"#{invocation.id} network {invocation.network_id} run {invocation.run_number} "
         f"step {invocation.sequence_number} {invocation.model}: {error} ({invocation.output})"
@@ -39,12 +43,18 @@ def _line(invocation: Invocation) -> str:
 
 
 async def status(args: argparse.Namespace, settings: Settings) -> int:
-    """Print one line per invocation whose archive failed, then a count."""
+    """Print one line per output not archived (failed, or never finished), then the counts."""
     async with open_store(settings.database_url) as store:
         failed = await store.read(failed_archives)
+        unfinished = await store.read(unfinished_archives)
     for invocation in failed:
         print(_line(invocation))
-    print(f"{len(failed)} output(s) not archived" if failed else "every archive succeeded")
+    for invocation in unfinished:
+        print(_line(invocation, UNFINISHED))
+    if not failed and not unfinished:
+        print("every archive succeeded")
+        return 0
+    print(f"{len(failed)} output(s) not archived, {len(unfinished)} waiting to be archived")
     return 0
 
 
@@ -53,7 +63,7 @@ async def retry(args: argparse.Namespace, settings: Settings) -> int:
     async with (
         open_store(settings.database_url) as store,
         open_platforms(settings) as platforms,
-        open_archive(settings, store, dummy=platforms.dummy) as archiver,
+        open_archive(settings, store, dummy=platforms.dummy, resume=False) as archiver,
     ):
         results = await archiver.retry_failed()
     for invocation, archived in results:
