@@ -55,7 +55,7 @@ async def test_failures_keep_the_provider_url_and_say_why(
         for path, (served, _) in cases.items()
     }
     with trio.fail_after(GUARD):
-        async with open_archive(settings, store) as archiver:
+        async with open_archive(settings, store, resume=False) as archiver:
             for row in rows.values():
                 assert await archiver.archive(row) is None
     for path, (_, reason) in cases.items():
@@ -89,7 +89,7 @@ async def test_local_backend_files_and_urls(
     image = await completed(store, network, media.serve("/i", Served(samples.png())))
     sound = await completed(store, network, media.serve("/s", Served(samples.wav())), "dummy-t2a")
     with trio.fail_after(GUARD):
-        async with open_archive(settings, store) as archiver:
+        async with open_archive(settings, store, resume=False) as archiver:
             archived = [await archiver.archive(image), await archiver.archive(sound)]
     folder = settings.data_dir / "archive"
     for row, name in zip(archived, ("webp", "mp3"), strict=True):
@@ -106,7 +106,7 @@ async def test_local_backend_files_and_urls(
     "key", ["../secret", "..", ".hidden", "a/b", "", "x" * 300, "a\\b", "%2e%2e", "a..b"]
 )
 async def test_local_path_refuses_traversal(settings: Settings, store: Store, key: str) -> None:
-    async with open_archive(settings, store) as archiver:
+    async with open_archive(settings, store, resume=False) as archiver:
         assert archiver.local_path(key) is None
 
 
@@ -119,7 +119,7 @@ async def test_queue_full_is_recorded_without_blocking(
         for i in range(3)
     ]
     with trio.fail_after(GUARD):
-        async with open_archive(settings, store, workers=1, queue_size=1) as archiver:
+        async with open_archive(settings, store, workers=1, queue_size=1, resume=False) as archiver:
             archiver.submit(rows[0], rows[0])
             await media.requested("/q0").wait()  # the only worker is busy now
             archiver.submit(rows[1], rows[1])  # queued
@@ -144,7 +144,7 @@ async def test_shutdown_waits_for_the_deadline_then_records_the_interruption(
     )
     quick = await completed(store, network, media.serve("/quick", Served(samples.png())))
     with trio.fail_after(GUARD):
-        async with open_archive(settings, store, workers=1) as archiver:
+        async with open_archive(settings, store, workers=1, resume=False) as archiver:
             archiver.submit(quick, quick)
             archiver.submit(stuck, stuck)
             await media.requested("/stuck").wait()
@@ -181,11 +181,11 @@ async def test_transient_storage_errors_are_retried_a_bounded_number_of_times(
     retried = await completed(store, network, media.serve("/r", Served(samples.png())))
     given_up = await completed(store, network, media.serve("/g", Served(samples.png())))
     with trio.fail_after(GUARD):
-        async with open_archive(settings, store, backend=Flaky(2)) as archiver:
+        async with open_archive(settings, store, backend=Flaky(2), resume=False) as archiver:
             assert await archiver.archive(retried) is not None
         assert len(attempts) == 3
         attempts.clear()
-        async with open_archive(settings, store, backend=Flaky(10)) as archiver:
+        async with open_archive(settings, store, backend=Flaky(10), resume=False) as archiver:
             assert await archiver.archive(given_up) is None
     assert len(attempts) == len(archiver_module.RETRY_DELAYS_SECONDS) + 1
     row = await store.get_invocation(given_up.id)
@@ -204,7 +204,7 @@ async def test_storage_down_then_back_archives_on_retry(
     before = await completed(store, network, media.serve("/1", Served(samples.png())))
     during = await completed(store, network, media.serve("/2", Served(samples.png())))
     with trio.fail_after(GUARD):
-        async with open_archive(settings, store) as archiver:
+        async with open_archive(settings, store, resume=False) as archiver:
             assert await archiver.archive(before) is not None
             await trio.to_thread.run_sync(servers.pop().stop)
             assert await archiver.archive(during) is None
@@ -224,7 +224,7 @@ async def test_retry_skips_rows_archived_meanwhile(
     settings: Settings, store: Store, network: Network, media: MediaServer
 ) -> None:
     row = await completed(store, network, media.serve("/m", Served(samples.png())))
-    async with open_archive(settings, store) as archiver:
+    async with open_archive(settings, store, resume=False) as archiver:
         first = await archiver.archive(row)
         again = await archiver.archive(row)  # stale copy: output is no longer the source
     assert first is not None

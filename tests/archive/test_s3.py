@@ -58,7 +58,7 @@ async def test_media_is_archived_to_s3_in_the_right_format(
     model = "dummy-t2i" if extension == "webp" else "dummy-t2a"
     row = await completed(store, network, url, model)
     with trio.fail_after(GUARD):
-        async with open_archive(s3_settings, store) as archiver:
+        async with open_archive(s3_settings, store, resume=False) as archiver:
             archived = await archiver.archive(row)
         assert archived is not None
         key = f"invocation-{row.id}-output.{extension}"
@@ -84,7 +84,7 @@ async def test_public_url_setting_is_used(
     settings = dataclasses.replace(s3_settings, s3_public_url="https://cdn.example.org/panic/")
     row = await completed(store, network, media.serve("/a", Served(samples.png(), "image/png")))
     with trio.fail_after(GUARD):
-        async with open_archive(settings, store) as archiver:
+        async with open_archive(settings, store, resume=False) as archiver:
             archived = await archiver.archive(row)
     assert archived is not None
     assert archived.output == f"https://cdn.example.org/panic/invocation-{row.id}-output.webp"
@@ -95,7 +95,7 @@ async def test_missing_bucket_is_a_clear_error_at_start_up(
 ) -> None:
     settings = dataclasses.replace(s3_settings, s3_create_bucket=False, s3_bucket=new_bucket())
     with trio.fail_after(GUARD), pytest.raises(ArchiveError, match="does not exist"):
-        async with open_archive(settings, store):
+        async with open_archive(settings, store, resume=False):
             pass
 
 
@@ -120,7 +120,7 @@ async def test_created_bucket_holds_only_its_keys(
         for i in range(3)
     ]
     with trio.fail_after(GUARD):
-        async with open_archive(s3_settings, store) as archiver:
+        async with open_archive(s3_settings, store, resume=False) as archiver:
             for row in rows:
                 await archiver.archive(row)
         assert s3_settings.s3_endpoint_url is not None
