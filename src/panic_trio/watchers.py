@@ -311,6 +311,24 @@ def screen(watcher: Watcher, run: Sequence[Invocation]) -> dict[int, Invocation]
     return shown
 
 
+def screen_sequences(watcher: Watcher, last_sequence: int) -> list[int]:
+    """The sequence numbers :func:`screen` needs of a run whose last row is ``last_sequence``.
+
+    A few rows, however long the run: the genesis (the prompt, and slot 0
+    until overwritten) and the latest rows that can still be on screen. Only
+    a run's last row can be ``ready`` or ``invoking`` (and so skipped), so a
+    grid needs its slot count plus two from the end, and a single screen the
+    last two sequences its stride matches.
+    """
+    if watcher.type == "grid":
+        return sorted({0, *range(max(0, last_sequence - watcher.slots - 1), last_sequence + 1)})
+    stride, offset = watcher.every
+    if last_sequence < offset:
+        return [0]
+    latest = last_sequence - (last_sequence - offset) % stride
+    return sorted({0, *(s for s in (latest - stride, latest) if s >= 0)})
+
+
 def prompt_text(watcher: Watcher, genesis: Invocation) -> str | None:
     """The prompt a vestaboard watcher shows when a run starts, or ``None``.
 

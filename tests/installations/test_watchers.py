@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from panic_trio.domain import Invocation, InvocationState
 from panic_trio.errors import InvalidWatcher
@@ -18,6 +20,7 @@ from panic_trio.watchers import (
     output_text,
     prompt_text,
     screen,
+    screen_sequences,
     slot_for,
     watcher_errors,
 )
@@ -237,3 +240,37 @@ def test_later_invocations_send_text_outputs_only() -> None:
     assert output_text(watcher, inv(3, output="https://x.test/a.ogg"), "audio") is None
     assert output_text(board(1, 0), inv(0, output="genesis output"), "text") is None
     assert output_text(board(1, 0), inv(1, output="  "), "text") is None
+
+
+watchers_strategy = st.one_of(
+    st.builds(
+        lambda r, c: Watcher(type="grid", name="g", rows=r, columns=c),
+        st.integers(1, 12),
+        st.integers(1, 12),
+    ),
+    st.builds(
+        lambda stride, offset, show: Watcher(
+            type="single", name="s", stride=stride, offset=offset, show_invoking=show
+        ),
+        st.integers(1, 60),
+        st.integers(0, 60),
+        st.booleans(),
+    ),
+)
+
+
+@given(
+    watcher=watchers_strategy,
+    length=st.integers(1, 400),
+    last=st.sampled_from(["completed", "failed", "invoking", "ready"]),
+)
+def test_a_screen_from_its_few_rows_is_the_screen_from_the_whole_run(
+    watcher: Watcher, length: int, last: InvocationState
+) -> None:
+    # Public pages read only these rows (issue 12: a 3,522-step run took 16x longer).
+    run = [inv(seq) for seq in range(length - 1)] + [inv(length - 1, last)]
+    wanted = screen_sequences(watcher, length - 1)
+    assert len(wanted) <= max(watcher.slots + 3, 3)
+    few = [row for row in run if row.sequence_number in wanted]
+    assert screen(watcher, few) == screen(watcher, run)
+    assert few[0].sequence_number == 0  # the prompt

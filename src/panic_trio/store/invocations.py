@@ -7,7 +7,7 @@ invocation that a stop already failed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -231,6 +231,44 @@ def list_run(conn: Connection, network_id: int, run_number: int) -> list[Invocat
         .order_by(_T.c.sequence_number)
     )
     return [invocation_from_row(r) for r in rows]
+
+
+def last_sequence(conn: Connection, network_id: int, run_number: int) -> int | None:
+    """The sequence number of a run's last row (one seek in the unique index)."""
+    value = conn.execute(
+        select(_T.c.sequence_number)
+        .where(_T.c.network_id == network_id, _T.c.run_number == run_number)
+        .order_by(_T.c.sequence_number.desc())
+        .limit(1)
+    ).scalar()
+    return None if value is None else int(value)
+
+
+def run_rows(
+    conn: Connection, network_id: int, run_number: int, sequences: Iterable[int]
+) -> list[Invocation]:
+    """Some rows of a run, by sequence number: public pages read only what they show."""
+    rows = conn.execute(
+        select(_T)
+        .where(
+            _T.c.network_id == network_id,
+            _T.c.run_number == run_number,
+            _T.c.sequence_number.in_(sorted(set(sequences))),
+        )
+        .order_by(_T.c.sequence_number)
+    )
+    return [invocation_from_row(r) for r in rows]
+
+
+def run_tail(conn: Connection, network_id: int, run_number: int, keep: int) -> list[Invocation]:
+    """A run's last ``keep`` rows, by sequence number (the first paint of a page)."""
+    rows = conn.execute(
+        select(_T)
+        .where(_T.c.network_id == network_id, _T.c.run_number == run_number)
+        .order_by(_T.c.sequence_number.desc())
+        .limit(keep)
+    )
+    return [invocation_from_row(r) for r in reversed(rows.all())]
 
 
 def latest_run_number(conn: Connection, network_id: int) -> int | None:

@@ -40,7 +40,7 @@ from panic_trio.errors import NotFound
 from panic_trio.security.tokens import identity_row_id
 from panic_trio.store import invocations as invocation_queries
 from panic_trio.store.installations import Installation
-from panic_trio.watchers import Watcher, screen, slot_for
+from panic_trio.watchers import Watcher, screen, screen_sequences, slot_for
 from panic_trio.web.auth import current_user
 from panic_trio.web.encoding import dumps
 from panic_trio.web.live import SLOW_CLIENT_SECONDS, open_socket
@@ -200,7 +200,7 @@ class DisplaySocket:
         run_number = genesis.run_number if genesis is not None else None
         if run_number is None:
             run_number = await panic.store.read(invocation_queries.latest_run_number, network_id)
-        run = [] if run_number is None else await panic.list_run(network_id, run_number)
+        run = [] if run_number is None else await self._shown_rows(network_id, run_number)
         self.run_number = run_number
         shown = screen(self.watcher, run)
         return {
@@ -211,6 +211,15 @@ class DisplaySocket:
                 for slot, inv in sorted(shown.items())
             ],
         }
+
+    async def _shown_rows(self, network_id: int, run_number: int) -> list[Invocation]:
+        """The few rows of the run this screen can show (two indexed reads, any run length)."""
+        read = self.state.panic.store.read
+        last = await read(invocation_queries.last_sequence, network_id, run_number)
+        if last is None:
+            return []
+        wanted = screen_sequences(self.watcher, last)
+        return await read(invocation_queries.run_rows, network_id, run_number, wanted)
 
     async def frame_for(self, event: Event) -> dict[str, Any] | None:
         """The frame one engine event means for this screen (``None``: nothing)."""
