@@ -19,7 +19,8 @@ boundary per library, so callers only ever catch these::
     │   ├── PlatformRejected        the provider said no (status, message)
     │   ├── ContentFiltered         the provider refused the content
     │   ├── MissingToken            the network owner has no token for it
-    │   └── PlatformUnavailable     transient failures outlasted the retries
+    │   ├── PlatformUnavailable     transient failures outlasted the retries
+    │   └── ResourceExhausted       this machine ran out of files or memory: the run pauses
     ├── StoreError                  the database failed
     ├── ArchiveError                download, conversion or storage failed
     └── NotifyError                 an alert could not be delivered (SMTP, webhook)
@@ -30,7 +31,8 @@ helps, what to do.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import errno
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -186,6 +188,30 @@ class PlatformUnavailable(PlatformError):
     """Transient failures (429, 5xx, network errors) outlasted the retries."""
 
     default_kind = "unavailable"
+
+
+class ResourceExhausted(PlatformError):
+    """This machine, not the model, ran out of something (open files, memory, buffers).
+
+    Not the invocation's fault, and it passes (a flood of connections ends, a
+    file is closed), so a run pauses and tries the same step again instead of
+    failing.
+    """
+
+
+RESOURCE_ERRNOS: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
+
+
+def is_resource_exhaustion(exc: BaseException) -> bool:
+    """True if ``exc``, or an exception it was raised from, is out-of-files/memory."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in RESOURCE_ERRNOS:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 class StoreError(PanicError):

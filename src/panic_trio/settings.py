@@ -150,6 +150,10 @@ class Settings:
     prices: Path | None = None
     global_daily_cap: float | None = None
     cap_timezone: str = "UTC"
+    # Connection limits: per client address, and how long a request body may take.
+    max_sockets_per_client: int = 200
+    max_requests_per_client: int = 100
+    body_timeout: float = 60.0
 
     def __post_init__(self) -> None:
         if isinstance(self.backoff, str):
@@ -164,6 +168,11 @@ class Settings:
             )
         if not 0 < self.port < 65536:
             raise ConfigError(f"port must be between 1 and 65535, not {self.port}")
+        for name in ("max_sockets_per_client", "max_requests_per_client"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if not (self.body_timeout > 0 and math.isfinite(self.body_timeout)):
+            raise ConfigError(f"body_timeout must be a finite number > 0, not {self.body_timeout}")
         for name in ("dummy_delay", "invoke_timeout", "shutdown_timeout"):
             value = getattr(self, name)
             if not (value >= 0 and math.isfinite(value)):
@@ -300,4 +309,7 @@ _PARSERS: Final[dict[str, Callable[[str], object]]] = {
     "alert_check_every": parse_duration,
     "prices": lambda text: Path(text) if text else None,
     "global_daily_cap": lambda text: _parse_number(text) if text.strip() else None,
+    "max_sockets_per_client": _parse_int,
+    "max_requests_per_client": _parse_int,
+    "body_timeout": _parse_number,
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,7 +13,8 @@ import trio.testing
 from panic_trio import Panic, Settings, open_panic
 from panic_trio.blocking import ThreadSeam
 from panic_trio.domain import Network
-from panic_trio.errors import LockedOut
+from panic_trio.errors import LockedOut, ResourceExhausted, is_resource_exhaustion
+from panic_trio.platforms.base import Call
 from panic_trio.platforms.dummy import DummyPlatform
 from tests.engine.scripted import ScriptedPlatform
 
@@ -169,3 +171,43 @@ async def test_status_reports_lockout_and_next_invocation(
     assert waiting.current is not None
     assert waiting.current.sequence_number == 1
     assert waiting.current.state == "ready"
+
+
+async def test_out_of_files_pauses_the_run_and_tries_the_same_step_again(
+    clocked: Panic,
+    text_loop: Network,
+    scripted: ScriptedPlatform,
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # The probe: a socket flood used up the open-file limit and the run failed
+    # for good ("Could not write dummy media: [Errno 24] Too many open files").
+    # Here the first seven tries of the genesis hit EMFILE, the way the dummy
+    # platform reports it: the run waits 1, 2, 5, 10, 30, 30, 30 s and goes on.
+    def out_of_files(call: Call) -> BaseException | None:
+        if len(scripted.calls) > 7:
+            return None
+        cause = OSError(errno.EMFILE, "Too many open files")
+        error = ResourceExhausted(f"Could not write dummy media: {cause}", platform="dummy")
+        error.__cause__ = cause
+        return error
+
+    scripted.script = out_of_files
+    started = trio.current_time()
+    genesis = await clocked.start_run(text_loop.id, "a flood outside")
+    await trio.sleep(0.5)
+    assert clocked.status(text_loop.id).state == "waiting"
+    await trio.sleep(109.5 - 0.5)
+    tries = [round(r.started_at - started, 6) for r in scripted.calls[:9]]
+    assert tries == [0.0, 1.0, 3.0, 8.0, 18.0, 48.0, 78.0, 108.0, 109.0]
+    [first, *_] = await clocked.list_run(text_loop.id, genesis.run_number)
+    assert first.state == "completed"
+    assert clocked.status(text_loop.id).state != "failed"
+    await clocked.stop_run(text_loop.id)
+
+
+def test_the_dummy_platforms_resource_errors_are_resource_exhaustion() -> None:
+    wrapped = RuntimeError("wrapped")
+    wrapped.__cause__ = OSError(errno.EMFILE, "Too many open files")
+    assert is_resource_exhaustion(wrapped)
+    assert is_resource_exhaustion(OSError(errno.ENFILE, "file table full"))
+    assert not is_resource_exhaustion(OSError(errno.ENOENT, "gone"))

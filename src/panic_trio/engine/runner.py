@@ -33,6 +33,7 @@ from panic_trio.errors import (
     PanicError,
     PlatformError,
     PlatformTimeout,
+    ResourceExhausted,
     StoreError,
 )
 from panic_trio.models import get_model
@@ -217,6 +218,7 @@ class NetworkRunner:
         if start_at is not None:
             self._set_status(state="waiting", current=current, next_at=start_at)
             await trio.sleep_until(start_at)
+        pauses = 0  # in a row, for the current step, because the machine ran out of something
         while True:
             breach = await self._spending.breach(network.id, current.run_number, current.model)
             if breach is not None:
@@ -231,10 +233,20 @@ class NetworkRunner:
             self._publish(current)
             try:
                 result = await self._call(network, current)
+            except ResourceExhausted as exc:  # the machine, not the step: pause, then again
+                pause = schedule.resource_pause(pauses)
+                pauses += 1
+                logger.warning(
+                    "network %s: %s; trying again in %g s", self.network_id, exc.message, pause
+                )
+                self._set_status(state="waiting", current=current, next_at=None)
+                await trio.sleep(pause)
+                continue
             except PlatformError as exc:
                 failure = {"error": exc.message, "error_kind": exc.kind}
                 await self._finish_pending(failure, error=exc.message)
                 return
+            pauses = 0
             now = trio.current_time()
             floor = await boards.prepare(current, result.output)
             delay = schedule.next_delay(now - self._genesis_at, self._backoff, floor=floor)

@@ -5,7 +5,11 @@ The runner feeds them Trio time only, so tests with ``MockClock`` are exact.
 
 from __future__ import annotations
 
+from typing import Final
+
 from panic_trio.settings import BackoffTiers
+
+RESOURCE_PAUSES: Final = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 
 def backoff_delay(run_age: float, tiers: BackoffTiers) -> float:
@@ -30,3 +34,12 @@ def next_delay(run_age: float, tiers: BackoffTiers, *, floor: float = 0.0) -> fl
 def lockout_remaining(genesis_at: float, now: float, lockout_seconds: float) -> float:
     """Seconds until a new prompt may replace the run that started at ``genesis_at``."""
     return max(0.0, genesis_at + lockout_seconds - now)
+
+
+def resource_pause(pauses_so_far: int) -> float:
+    """The pause before trying a step again after the machine ran out of files or memory.
+
+    Short at first (a flood of connections usually ends quickly), then every
+    30 s for as long as it lasts: the run is paused, never failed, for this.
+    """
+    return RESOURCE_PAUSES[min(pauses_so_far, len(RESOURCE_PAUSES) - 1)]

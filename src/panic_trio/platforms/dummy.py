@@ -23,7 +23,7 @@ from typing import Final
 import trio
 
 from panic_trio.blocking import ThreadSeam
-from panic_trio.errors import PlatformError
+from panic_trio.errors import PlatformError, ResourceExhausted, is_resource_exhaustion
 from panic_trio.models import Model
 from panic_trio.platforms.base import Call, Result
 from panic_trio.platforms.media import draw_image, synth_audio
@@ -88,7 +88,8 @@ class DummyPlatform:
         try:
             output = await self._output(model, call.input)
         except OSError as exc:
-            raise PlatformError(
+            error = ResourceExhausted if is_resource_exhaustion(exc) else PlatformError
+            raise error(
                 f"Could not write dummy media: {exc}", platform=self.name, model=model.id
             ) from exc
         latency_ms = round((trio.current_time() - started) * 1000)

@@ -30,6 +30,8 @@ from panic_trio.errors import (
     PlatformError,
     PlatformRejected,
     PlatformUnavailable,
+    ResourceExhausted,
+    is_resource_exhaustion,
 )
 from panic_trio.platforms.policy import detect_nsfw
 from panic_trio.settings import Settings
@@ -187,6 +189,12 @@ def map_httpx_errors(platform: str, model: str, *, target: str | None = None) ->
         ) from exc
     except httpx.TransportError as exc:
         reason = str(exc) or type(exc).__name__
+        if is_resource_exhaustion(exc):  # our file limit, not the provider: pause the run
+            raise ResourceExhausted(
+                f"could not reach {where}: this server is out of {reason}",
+                platform=platform,
+                model=model,
+            ) from exc
         raise TransientError(
             f"could not reach {where}: {reason}", platform=platform, model=model
         ) from exc

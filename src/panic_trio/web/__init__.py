@@ -36,6 +36,7 @@ from panic_trio.web import (
     runs,
     terminal,
 )
+from panic_trio.web.limits import ClientLimits
 from panic_trio.web.ratelimit import InFlight, RateLimiter
 from panic_trio.web.render import cap_usd, markdown, media_src, model_label, spent, usd
 from panic_trio.web.run_links import RunLinks
@@ -72,6 +73,14 @@ MAX_BODY_BYTES: Final = 256 * 1024
 LOGIN_LIMIT: Final = (5, 300.0)  # five failed sign-ins per five minutes, per address and email
 LOGIN_IN_FLIGHT: Final = 2  # sign-ins checked at once per address and per email
 PROMPT_LIMIT: Final = (5, 15.0)  # five prompts per fifteen seconds per client
+
+
+async def body_too_slow(_error: Exception) -> ResponseReturnValue:
+    """408 for a body slower than ``body_timeout``, and the connection closed.
+
+    Left open, a client sending a byte every few seconds held it for ever.
+    """
+    return "request body too slow\n", 408, {"Connection": "close", "Content-Type": "text/plain"}
 
 
 def create_app(
@@ -111,6 +120,7 @@ def create_app(
         SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
         PERMANENT_SESSION_LIFETIME=timedelta(days=14),
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        BODY_TIMEOUT=settings.body_timeout,
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
     app.extensions[EXTENSION] = WebState(
@@ -164,6 +174,12 @@ def create_app(
     async def security_headers(response: Response) -> Response:
         return add_security_headers(response, settings.base_url)
 
+    app.asgi_app = ClientLimits(  # type: ignore[method-assign,assignment]
+        app.asgi_app,
+        sockets=settings.max_sockets_per_client,
+        requests=settings.max_requests_per_client,
+    )
+    app.register_error_handler(408, body_too_slow)
     app.register_error_handler(404, pages.not_found)
     app.register_error_handler(405, pages.method_not_allowed)
     return app
