@@ -53,6 +53,9 @@ def settings_in(folder: Path, **overrides: Any) -> Settings:
         database_url=f"sqlite:///{folder / 'bench.db'}",
         data_dir=folder / "data",
         secret_key=SECRET,
+        # Every simulated browser is on loopback: one address, so no per-address caps.
+        max_sockets_per_client=100_000,
+        max_requests_per_client=100_000,
         **overrides,
     )
 

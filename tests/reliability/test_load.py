@@ -38,6 +38,8 @@ LOCKOUT_SECONDS = 3
 NETWORKS = 50
 VIEWERS_PER_NETWORK = 10
 WATCH_SECONDS = 8.0
+# Hundreds of browsers, all on loopback: one address, so lift the per-address caps.
+MANY_BROWSERS = {"max_sockets_per_client": 10_000, "max_requests_per_client": 10_000}
 CLOCK_SKEW_SECONDS = 0.01  # inserted_at is wall-clock time; the lockout runs on Trio's clock
 
 
@@ -62,7 +64,7 @@ async def test_200_terminals_get_exactly_one_genesis_per_lockout_window(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
-    settings = make_settings(tmp_path, backoff="inf:0.05", dummy_delay=0.01)
+    settings = make_settings(tmp_path, backoff="inf:0.05", dummy_delay=0.01, **MANY_BROWSERS)
     statuses: dict[int, int] = {}
     started: list[int] = []
     async with live_app(settings) as (panic, url):
@@ -119,7 +121,7 @@ async def test_200_terminals_get_exactly_one_genesis_per_lockout_window(
 
 @pytest.mark.slow
 async def test_500_viewers_of_50_running_networks_lose_no_events(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, backoff="inf:0.4", dummy_delay=0.3)
+    settings = make_settings(tmp_path, backoff="inf:0.4", dummy_delay=0.3, **MANY_BROWSERS)
     received: dict[tuple[int, int], list[dict[str, Any]]] = {}
     async with live_app(settings) as (panic, url):
         owner = await panic.create_user("many@example.org", PASSWORD)
