@@ -326,3 +326,15 @@ async def test_the_public_never_hears_why_a_run_stopped_the_owner_does(world: Wo
         assert "cancelled" not in page
         panel = await (await owner.get(f"/networks/{net}")).get_data(as_text=True)
         assert "cancelled: stopped" in panel
+
+
+async def test_a_start_run_frame_with_an_unknown_field_is_refused_naming_it(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        token = world.tokens.issue(world.network)
+        async with client(world).websocket(f"/ws/networks/{world.network.id}?token={token}") as ws:
+            await receive(ws)
+            await ws.send(json.dumps({"type": "start_run", "prompt": "hi", "network_id": 9}))
+            reply = (await receive_until(ws, is_reply))[-1]
+        assert reply["type"] == "error"
+        assert "'network_id'" in reply["message"]
+        assert world.panic.status(world.network.id).state == "idle"
