@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from typing import Any
 
@@ -10,7 +11,12 @@ import pytest
 import trio
 import trio.testing
 
-from panic_trio.errors import ContentFiltered, PlatformRejected, PlatformUnavailable
+from panic_trio.errors import (
+    ContentFiltered,
+    PlatformRejected,
+    PlatformUnavailable,
+    ResourceExhausted,
+)
 from panic_trio.platforms.http import (
     CallMeter,
     RetryPolicy,
@@ -269,3 +275,14 @@ def test_retry_policy_from_settings_uses_platform_retries() -> None:
 
     policy = RetryPolicy.from_settings(Settings(platform_retries=5))
     assert policy == RetryPolicy(retries=5, base_seconds=0.5, cap_seconds=8.0)
+
+
+def test_running_out_of_files_to_reach_a_provider_is_resource_exhaustion() -> None:
+    # Not the provider's fault, and not to be retried into a failed run: the
+    # runner pauses on ResourceExhausted (issue 12, the socket flood).
+    out_of_files = OSError(errno.EMFILE, "Too many open files")
+    with pytest.raises(ResourceExhausted, match="out of"), map_httpx_errors("openai", "gpt"):
+        raise httpx.ConnectError("[Errno 24] Too many open files") from out_of_files
+    with pytest.raises(PlatformUnavailable) as refused, map_httpx_errors("openai", "gpt"):
+        raise httpx.ConnectError("connection refused") from ConnectionRefusedError()
+    assert not isinstance(refused.value, ResourceExhausted)
