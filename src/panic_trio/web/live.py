@@ -94,9 +94,7 @@ async def _permission(state: WebState, network: Network) -> tuple[Permission, bo
 class LiveSocket:
     """One connected browser or script on one network."""
 
-    def __init__(
-        self, state: WebState, network: Network, may_prompt: Permission, *, owner: bool
-    ):
+    def __init__(self, state: WebState, network: Network, may_prompt: Permission, *, owner: bool):
         self.state = state
         self.network = network
         self.may_prompt = may_prompt
