@@ -61,6 +61,7 @@ async def _seed(settings: Settings) -> dict[str, Any]:
         return {
             "network_id": network.id,
             "installation_id": installation.id,
+            "display_id": installation.public_id,
             "key": await panic.create_api_key(owner.id, "show tests"),
         }
 
@@ -161,7 +162,7 @@ def test_the_wall_after_a_stop_shows_no_failure_anywhere(
     browser: Browser, server: tuple[Server, dict[str, Any]], tmp_path: Path
 ) -> None:
     running, seeded = server
-    net, inst = seeded["network_id"], seeded["installation_id"]
+    net, inst = seeded["network_id"], seeded["display_id"]
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(WAIT_MS)
     errors: list[str] = []

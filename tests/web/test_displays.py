@@ -186,7 +186,7 @@ async def test_a_stopped_step_is_a_neutral_tile_and_a_single_screen_keeps_its_la
         assert (
             await spot.frame_for(Event("invocation", failed_on_its_stride, RunnerStatus())) is None
         )
-        async with client(world).websocket(f"/ws/displays/{made.id}/wall") as ws:
+        async with client(world).websocket(f"/ws/displays/{made.public_id}/wall") as ws:
             frame = await receive(ws)
         assert "cancel" not in json.dumps(frame)
         assert "stopped" not in json.dumps(frame)
