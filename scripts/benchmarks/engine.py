@@ -112,7 +112,7 @@ async def bench_throughput(folder: Path, count: int, seconds: float) -> float:
         settings_in(folder, backoff="inf:0"), platforms={"dummy": Probe()}
     ) as panic:
         nets = await networks_of(panic, count, ["dummy-t2t"])
-        with panic.engine.feed.subscribe(buffer=0) as _:
+        with panic.events.feed.subscribe(buffer=0) as _:
             for net in nets:
                 await panic.start_run(net.id, "throughput " * 15)
             t0 = trio.current_time()

@@ -34,7 +34,7 @@ from trio_websocket import ConnectionClosed, WebSocketRequest, open_websocket_ur
 
 from panic_trio import Panic, Settings, open_panic
 from panic_trio.app import hypercorn_config
-from panic_trio.engine.broadcast import DEFAULT_BUFFER
+from panic_trio.events.broadcast import DEFAULT_BUFFER
 from panic_trio.web import create_app
 from panic_trio.web.encoding import network_message, status_message
 from panic_trio.web.state import EXTENSION

@@ -30,8 +30,8 @@ from panic_trio.domain import (
 )
 from panic_trio.engine import Engine, open_engine
 from panic_trio.engine.boards import Boards
-from panic_trio.engine.broadcast import Subscription
 from panic_trio.errors import ArchiveError, InvalidInput, MissingToken, NotFound, PlatformError
+from panic_trio.events import EventBus, Subscription
 from panic_trio.export import RunExporter, prepare_export
 from panic_trio.inputs import check_email, check_network_fields
 from panic_trio.installations import InstallationMethods, vestaboard_dispatcher
@@ -68,6 +68,7 @@ class Panic(InstallationMethods, RunMethods):
         self.settings = settings
         self.store = store
         self.engine = engine
+        self.events = engine.events
         self.platforms = platforms
         self.archive = archive
         self.boards = boards
@@ -359,7 +360,7 @@ class Panic(InstallationMethods, RunMethods):
         run (see ``Subscription.dropped``); each event carries the status.
         """
         await trio.lowlevel.checkpoint()
-        with self.engine.watch(network_id) as subscription:
+        with self.events.watch(network_id) as subscription:
             yield subscription
 
     async def backup(self, path: Path) -> None:
@@ -408,11 +409,14 @@ async def open_panic(
 
         # The archive opens before the engine, whose completion hook is
         # archive.submit, and closes after it: runs end first, then archives
-        # in progress get settings.shutdown_timeout to finish. Its events go
-        # to the engine once that exists (attach); before, nobody can listen.
+        # in progress get settings.shutdown_timeout to finish. Both publish
+        # to one event bus, made first.
+        events = EventBus()
         boards = vestaboard_dispatcher(store, resolved, token_for)
         async with (
-            open_archive(settings, store, dummy=available.dummy, inline=inline) as archive,
+            open_archive(
+                settings, store, dummy=available.dummy, inline=inline, events=events
+            ) as archive,
             open_engine(
                 store,
                 by_name,
@@ -422,7 +426,7 @@ async def open_panic(
                 on_completed=archive.submit,
                 boards=boards,
                 prices=prices,
+                events=events,
             ) as engine,
         ):
-            archive.attach(engine)
             yield Panic(settings, store, engine, resolved, cipher, archive, boards)

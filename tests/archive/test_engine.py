@@ -16,7 +16,7 @@ from panic_trio.archive.convert import sniff
 from panic_trio.archive.queries import failed_archives
 from panic_trio.blocking import ThreadSeam
 from panic_trio.domain import Event, Invocation, Network
-from panic_trio.engine.broadcast import Subscription
+from panic_trio.events import Subscription
 from panic_trio.platforms.base import Call, Platform, Result
 from panic_trio.platforms.dummy import DummyPlatform
 from panic_trio.settings import Settings

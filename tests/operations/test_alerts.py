@@ -184,7 +184,7 @@ async def test_a_cap_alerts_once_and_the_next_completed_step_recovers(
     async with open_panic(settings) as panic, trio.open_nursery() as nursery:
         alerts = Alerts(panic, settings)
         await nursery.start(alerts.run)
-        feed = panic.engine.feed
+        feed = panic.events.feed
         for row_id in (101, 102):  # a second capped run while the first is still announced
             feed.publish(
                 Event("invocation", capped_row(panic, 7, row_id, "failed"), RunnerStatus())

@@ -15,7 +15,7 @@ from quart.testing.connections import WebsocketDisconnectError, WebsocketRespons
 from quart.typing import TestWebsocketConnectionProtocol as Socket
 
 from panic_trio.domain import Event, RunnerStatus
-from panic_trio.engine.broadcast import Broadcast
+from panic_trio.events import Broadcast
 from panic_trio.panic import open_panic
 from panic_trio.web import create_app
 from panic_trio.web.encoding import EventEncoder

@@ -20,6 +20,7 @@ from panic_trio.archive.protocol import Archive, archive_key
 from panic_trio.archive.s3 import S3Archive
 from panic_trio.blocking import ThreadSeam
 from panic_trio.domain import Invocation
+from panic_trio.events import Publisher
 from panic_trio.platforms.dummy import DummyPlatform
 from panic_trio.settings import Settings
 from panic_trio.store.store import Store
@@ -65,6 +66,7 @@ async def open_archive(
     queue_size: int = DEFAULT_QUEUE_SIZE,
     inline: bool = False,
     resume: bool = True,
+    events: Publisher | None = None,
 ) -> AsyncIterator[Archiver]:
     """Run the archive in its own nursery; give the :class:`Archiver`.
 
@@ -81,6 +83,7 @@ async def open_archive(
         resume: archive outputs a previous process completed but never
             archived (it was killed first); ``archive retry`` passes
             ``False`` and takes them up itself.
+        events: where ``archived`` events go; ``None`` publishes none.
 
     Entering blocks while the backend is checked (and raises
     :class:`~panic_trio.errors.ArchiveError` if it is unusable). Exiting
@@ -109,6 +112,7 @@ async def open_archive(
                     images=ThreadSeam("pillow", 2, inline=inline),
                     audio=ThreadSeam("lameenc", 2, inline=inline),
                     workers=workers,
+                    events=events,
                 )
                 async with receive:
                     for _ in range(workers):

@@ -19,7 +19,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Final, Protocol, TypeVar, TypeVarTuple
+from typing import Final, TypeVar, TypeVarTuple
 
 import trio
 
@@ -29,9 +29,9 @@ from panic_trio.archive.fetch import Fetcher
 from panic_trio.archive.local import LocalArchive
 from panic_trio.archive.protocol import Archive, archive_key
 from panic_trio.blocking import ThreadSeam
-from panic_trio.domain import Event, Invocation, RunnerStatus
-from panic_trio.engine.broadcast import Broadcast
+from panic_trio.domain import Event, Invocation
 from panic_trio.errors import ArchiveError, PanicError
+from panic_trio.events import Publisher
 from panic_trio.models import find_model
 from panic_trio.store.store import Store
 
@@ -50,23 +50,6 @@ RETRY_DELAYS_SECONDS: tuple[float, ...] = (1.0, 5.0)
 QUEUE_FULL: Final = "archive queue full"
 INTERRUPTED: Final = "archive interrupted by shutdown"
 RECORD_TIMEOUT_SECONDS: Final = 5.0
-
-
-class EventSink(Protocol):
-    """Where ``archived`` events go: the engine, once it exists."""
-
-    @property
-    def feed(self) -> Broadcast[Event]:
-        """Every network's events."""
-        ...
-
-    def hub(self, network_id: int) -> Broadcast[Event]:
-        """One network's events."""
-        ...
-
-    def status(self, network_id: int) -> RunnerStatus:
-        """The network runner's latest status."""
-        ...
 
 
 def needs_archive(invocation: Invocation) -> bool:
@@ -95,6 +78,7 @@ class Archiver:
         images: ThreadSeam,
         audio: ThreadSeam,
         workers: int = DEFAULT_WORKERS,
+        events: Publisher | None = None,
     ) -> None:
         self.backend = backend
         self._nursery = nursery
@@ -104,7 +88,7 @@ class Archiver:
         self._images = images
         self._audio = audio
         self._workers = workers
-        self._events: EventSink | None = None
+        self._events = events
         # Submitted and not yet finished: what a shutdown must record as interrupted.
         self._pending: dict[int, Invocation] = {}
         # For /metrics and alerts: failed archives in all, and since the last success.
@@ -115,15 +99,6 @@ class Archiver:
     def queue_depth(self) -> int:
         """Completed invocations waiting for a worker."""
         return self._queue.statistics().current_buffer_used
-
-    def attach(self, events: EventSink) -> None:
-        """Publish ``archived`` events to ``events`` from now on.
-
-        The archive opens before the engine (the engine needs :meth:`submit`),
-        so events are attached afterwards. Nothing is lost meanwhile: before
-        the engine exists nobody can be subscribed to its hubs.
-        """
-        self._events = events
 
     def local_path(self, key: str) -> Path | None:
         """The file behind an archive key for the web app, if the backend is local."""
@@ -331,6 +306,5 @@ class Archiver:
         events = self._events
         if events is None:
             return
-        event = Event("archived", invocation, events.status(invocation.network_id))
-        events.hub(invocation.network_id).publish(event)
-        events.feed.publish(event)
+        network_id = invocation.network_id
+        events.publish(network_id, Event("archived", invocation, events.status(network_id)))

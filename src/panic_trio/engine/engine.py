@@ -1,21 +1,21 @@
 """The engine: one runner per network under one nursery, plus start-up recovery.
 
-Runners start on first use and live until the engine closes. The engine also
-owns the event hubs, so a screen can watch a network before its first run.
+Runners start on first use and live until the engine closes. Their events go
+to the :class:`~panic_trio.events.EventBus` the engine is given, so a screen
+can watch a network before its first run.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 import trio
 
-from panic_trio.domain import Event, Invocation, Network, RunnerStatus
+from panic_trio.domain import Invocation, Network, RunnerStatus
 from panic_trio.engine.boards import Boards
-from panic_trio.engine.broadcast import Broadcast, Subscription
 from panic_trio.engine.requests import (
     CompletionHook,
     Invoke,
@@ -29,6 +29,7 @@ from panic_trio.engine.requests import (
 )
 from panic_trio.engine.runner import STOPPED, NetworkRunner
 from panic_trio.errors import PanicError, ShuttingDown
+from panic_trio.events import EventBus
 from panic_trio.inputs import check_prompt
 from panic_trio.models import check_network
 from panic_trio.models.prices import PriceTable, builtin_prices
@@ -55,7 +56,6 @@ class Engine:
         self._deps = deps
         self._nursery = nursery
         self._runners: dict[int, NetworkRunner] = {}
-        self._hubs: dict[int, Broadcast[Event]] = {}
         self._closing = False
 
     @property
@@ -64,9 +64,9 @@ class Engine:
         return self._deps.prices
 
     @property
-    def feed(self) -> Broadcast[Event]:
-        """Every network's events (the admin page's live feed)."""
-        return self._deps.feed
+    def events(self) -> EventBus:
+        """Where the runners' events go."""
+        return self._deps.events
 
     def status(self, network_id: int) -> RunnerStatus:
         """The runner's latest status (no I/O)."""
@@ -82,19 +82,6 @@ class Engine:
         runner = self._runners.get(network.id)
         if runner is not None:
             runner.network_changed(network)
-
-    def hub(self, network_id: int) -> Broadcast[Event]:
-        """The event hub of one network (created on first use)."""
-        hub = self._hubs.get(network_id)
-        if hub is None:
-            hub = self._hubs[network_id] = Broadcast[Event]()
-        return hub
-
-    @contextmanager
-    def watch(self, network_id: int) -> Iterator[Subscription[Event]]:
-        """Receive the network's events until the block exits (lossy if slow)."""
-        with self.hub(network_id).subscribe() as subscription:
-            yield subscription
 
     async def start_run(self, network_id: int, prompt: str, *, replace: bool = False) -> Invocation:
         """Start a run; replaces an active run whose lockout has passed (or any, with ``replace``).
@@ -137,11 +124,12 @@ class Engine:
         """Stop a deleted network's run and drop its runner."""
         await self.stop_run(network_id, "network deleted")
         self._runners.pop(network_id, None)
+        self._deps.events.forget(network_id)
 
     async def _ask(self, network_id: int, request: Request) -> None:
         runner = self._runners.get(network_id)
         if runner is None:
-            runner = NetworkRunner(network_id, self._deps, self.hub(network_id))
+            runner = NetworkRunner(network_id, self._deps)
             self._runners[network_id] = runner
             await self._nursery.start(runner.run)
         await runner.request(request)
@@ -209,6 +197,7 @@ async def open_engine(
     now: Callable[[], datetime] | None = None,
     boards: Boards | None = None,
     prices: PriceTable | None = None,
+    events: EventBus | None = None,
 ) -> AsyncIterator[Engine]:
     """Run the engine; entering recovers interrupted runs, exiting ends all runs.
 
@@ -222,7 +211,7 @@ async def open_engine(
         tokens=tokens,
         invoke=invoke,
         on_completed=on_completed,
-        feed=Broadcast[Event](buffer=256),
+        events=events if events is not None else EventBus(),
         now=now or store.now,
         prices=prices if prices is not None else builtin_prices(),
         boards=boards,

@@ -14,9 +14,9 @@ from typing import Generic, TypeVar
 import outcome
 import trio
 
-from panic_trio.domain import Event, Invocation, Network
+from panic_trio.domain import Invocation, Network
 from panic_trio.engine.boards import Boards, TokenLookup
-from panic_trio.engine.broadcast import Broadcast
+from panic_trio.events import EventBus
 from panic_trio.models.prices import PriceTable
 from panic_trio.platforms.base import Call, Platform, Result
 from panic_trio.settings import Settings
@@ -99,7 +99,7 @@ class RunnerDeps:
     tokens: TokenLookup
     invoke: Invoke
     on_completed: CompletionHook
-    feed: Broadcast[Event]
+    events: EventBus
     now: Callable[[], datetime]
     prices: PriceTable
     boards: Boards | None = None  # Vestaboard dispatch (engine/boards.py)

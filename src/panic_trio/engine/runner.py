@@ -23,7 +23,6 @@ import trio
 from panic_trio.domain import Event, Invocation, Network, RunnerState, RunnerStatus
 from panic_trio.engine import schedule
 from panic_trio.engine.boards import RunBoards
-from panic_trio.engine.broadcast import Broadcast
 from panic_trio.engine.cycle import run_cycle
 from panic_trio.engine.requests import Request, Resume, RunnerDeps, Start, Stop
 from panic_trio.engine.spending import RunSpending
@@ -52,10 +51,9 @@ SHUTDOWN: Final = "server shutting down"
 class NetworkRunner:
     """Runs one network's runs, forever, until the engine shuts down."""
 
-    def __init__(self, network_id: int, deps: RunnerDeps, events: Broadcast[Event]) -> None:
+    def __init__(self, network_id: int, deps: RunnerDeps) -> None:
         self.network_id = network_id
         self.status = RunnerStatus()
-        self.events = events
         self._deps = deps
         self._send, self._receive = trio.open_memory_channel[Request](0)
         self._nursery: trio.Nursery | None = None
@@ -398,8 +396,7 @@ class NetworkRunner:
         self._emit(Event("invocation", invocation, self.status))
 
     def _emit(self, event: Event) -> None:
-        self.events.publish(event)
-        self._deps.feed.publish(event)
+        self._deps.events.publish(self.network_id, event)
 
 
 def _sole(exc: Exception) -> Exception:

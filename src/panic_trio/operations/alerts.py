@@ -110,7 +110,7 @@ class Alerts:
             if not notifiers.channels:
                 logger.info("alerts are not configured (PANIC_ALERT_EMAIL_TO / _WEBHOOK_URL)")
             nursery.start_soon(self._deliver, notifiers)
-            with self.panic.engine.feed.subscribe(FEED_BUFFER) as events:
+            with self.panic.events.feed.subscribe(FEED_BUFFER) as events:
                 nursery.start_soon(self._check_periodically)
                 task_status.started()
                 async for event in events:

@@ -20,7 +20,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from panic_trio.domain import Event, Invocation
-from panic_trio.engine.broadcast import Subscription
+from panic_trio.events import Subscription
 from panic_trio.models import find_model
 from panic_trio.operations.backups import Backups
 from panic_trio.panic import Panic
@@ -205,7 +205,7 @@ class Metrics:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Count the feed and measure event-loop lag until cancelled."""
-        with self.panic.engine.feed.subscribe(FEED_BUFFER) as events:
+        with self.panic.events.feed.subscribe(FEED_BUFFER) as events:
             self._subscription = events
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._measure_lag)

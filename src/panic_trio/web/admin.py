@@ -106,7 +106,7 @@ async def _feed() -> None:
     state = web_state()
     encode = state.feed_encoder
     since = websocket.args.get("since", type=int)
-    with state.panic.engine.feed.subscribe() as events:  # first: nothing falls between
+    with state.panic.events.feed.subscribe() as events:  # first: nothing falls between
         await websocket.send(await snapshot(since))
         async with trio.open_nursery() as nursery:
 

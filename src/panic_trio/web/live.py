@@ -27,8 +27,8 @@ import trio
 from quart import Blueprint, Response, websocket
 
 from panic_trio.domain import Event, Network, iso
-from panic_trio.engine.broadcast import Subscription
 from panic_trio.errors import InvalidInput, LockedOut, NotFound, PanicError, SpendingCapReached
+from panic_trio.events import Subscription
 from panic_trio.web.auth import current_user, may_manage
 from panic_trio.web.encoding import dumps, public_status_message, status_message
 from panic_trio.web.ratelimit import whole_seconds

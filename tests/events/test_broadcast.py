@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import trio
 
-from panic_trio.engine.broadcast import Broadcast
+from panic_trio.events import Broadcast
 
 
 async def test_every_subscriber_gets_every_item_while_keeping_up() -> None:
