@@ -35,6 +35,7 @@ from panic_trio.events import EventBus, Subscription
 from panic_trio.export import RunExporter, prepare_export
 from panic_trio.inputs import check_email, check_network_fields
 from panic_trio.installations import InstallationMethods, vestaboard_dispatcher
+from panic_trio.local_media import LocalMedia
 from panic_trio.models import find_model
 from panic_trio.models.prices import load_prices
 from panic_trio.platforms.base import Platform
@@ -394,9 +395,10 @@ async def open_panic(
     secret = await files.run(tokens.load_secret_key, settings.secret_key, settings.data_dir)
     cipher = tokens.TokenCipher(secret)
     prices = await files.run(load_prices, settings.prices)
+    local_files = LocalMedia.from_settings(settings)  # one resolver: platforms and archive
     async with (
         open_store(settings.database_url, inline=inline) as store,
-        open_platforms(settings, inline=inline) as available,
+        open_platforms(settings, local_files=local_files, inline=inline) as available,
     ):
         if now is not None:
             store.now = now
@@ -415,7 +417,7 @@ async def open_panic(
         boards = vestaboard_dispatcher(store, resolved, token_for)
         async with (
             open_archive(
-                settings, store, dummy=available.dummy, inline=inline, events=events
+                settings, store, local_files=local_files, inline=inline, events=events
             ) as archive,
             open_engine(
                 store,

@@ -13,10 +13,11 @@ from PIL import Image
 
 from panic_trio.blocking import ThreadSeam
 from panic_trio.errors import PlatformError
+from panic_trio.local_media import DUMMY_URL_PATH
 from panic_trio.models import MediaType, Model, get_model
 from panic_trio.models.catalog import DUMMY_MODELS
 from panic_trio.platforms.base import Call, Platform, Result
-from panic_trio.platforms.dummy import CALLS_KEPT, DUMMY_URL_PATH, DummyPlatform
+from panic_trio.platforms.dummy import CALLS_KEPT, DummyPlatform
 
 BASE = "http://panic.test:8000"
 GUARD_SECONDS = 20

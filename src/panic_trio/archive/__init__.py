@@ -1,6 +1,6 @@
 """Archiving of image and audio outputs: a local folder or S3-compatible storage.
 
-``async with open_archive(settings, store, dummy=...) as archiver:`` checks
+``async with open_archive(settings, store, local_files=...) as archiver:`` checks
 the storage, starts the workers and gives an :class:`Archiver` whose
 ``submit`` is the engine's completion hook. See ``docs/archive.md``.
 """
@@ -15,13 +15,13 @@ import trio
 
 from panic_trio.archive.archiver import DEFAULT_QUEUE_SIZE, DEFAULT_WORKERS, Archiver
 from panic_trio.archive.fetch import Fetcher, new_http_client
-from panic_trio.archive.local import ARCHIVE_DIR, LocalArchive
+from panic_trio.archive.local import LocalArchive
 from panic_trio.archive.protocol import Archive, archive_key
 from panic_trio.archive.s3 import S3Archive
 from panic_trio.blocking import ThreadSeam
 from panic_trio.domain import Invocation
 from panic_trio.events import Publisher
-from panic_trio.platforms.dummy import DummyPlatform
+from panic_trio.local_media import ARCHIVE_DIR, MediaResolver
 from panic_trio.settings import Settings
 from panic_trio.store.store import Store
 
@@ -59,7 +59,7 @@ async def open_archive(
     settings: Settings,
     store: Store,
     *,
-    dummy: DummyPlatform | None = None,
+    local_files: MediaResolver | None = None,
     backend: Archive | None = None,
     http: httpx.AsyncClient | None = None,
     workers: int = DEFAULT_WORKERS,
@@ -74,7 +74,8 @@ async def open_archive(
         settings: chooses and configures the backend; ``shutdown_timeout``
             bounds how long exit waits for archives in progress.
         store: where outcomes are recorded.
-        dummy: reads dummy outputs from disk instead of downloading them.
+        local_files: reads our own media (dummy outputs) from disk instead of
+            downloading them.
         backend: use this instead of the one ``settings`` names (tests).
         http: download client; by default one is created and closed here.
         workers, queue_size: concurrency, and how many completed invocations
@@ -98,7 +99,7 @@ async def open_archive(
                 stack.callback(backend.close)
         if http is None:
             http = await stack.enter_async_context(new_http_client())
-        fetcher = Fetcher(http, dummy, ThreadSeam("archive-reads", 2, inline=inline))
+        fetcher = Fetcher(http, local_files, ThreadSeam("archive-reads", 2, inline=inline))
         send, receive = trio.open_memory_channel[Invocation](queue_size)
         archiver: Archiver | None = None
         try:

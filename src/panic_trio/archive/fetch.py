@@ -19,7 +19,7 @@ import trio
 
 from panic_trio.blocking import ThreadSeam
 from panic_trio.errors import ArchiveError
-from panic_trio.platforms.dummy import DummyPlatform
+from panic_trio.local_media import MediaResolver
 
 MAX_DOWNLOAD_BYTES: Final = 50 * 1024 * 1024
 DOWNLOAD_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
@@ -38,21 +38,21 @@ class Fetcher:
 
     Args:
         http: the archive's long-lived client (closed by its owner).
-        dummy: maps dummy URLs to files; ``None`` downloads everything.
-        files: the seam that reads dummy files.
+        local_file: maps our own media URLs to files; ``None`` downloads everything.
+        files: the seam that reads those files.
         max_bytes: larger outputs are refused rather than held in memory.
     """
 
     def __init__(
         self,
         http: httpx.AsyncClient,
-        dummy: DummyPlatform | None,
+        local_file: MediaResolver | None,
         files: ThreadSeam,
         *,
         max_bytes: int = MAX_DOWNLOAD_BYTES,
     ) -> None:
         self._http = http
-        self._dummy = dummy
+        self._local_file = local_file
         self._files = files
         self.max_bytes = max_bytes
 
@@ -64,7 +64,7 @@ class Fetcher:
                 wrong content type, too large, or a network error
                 (``transient`` for timeouts, dropped connections, 5xx, 429).
         """
-        path = self._dummy.dummy_file(url) if self._dummy is not None else None
+        path = self._local_file(url) if self._local_file is not None else None
         if path is not None:
             return await self._read(path)
         if not url.startswith(("http://", "https://")):
@@ -83,7 +83,7 @@ class Fetcher:
         Raises:
             ArchiveError: as :meth:`fetch`.
         """
-        path = self._dummy.dummy_file(url) if self._dummy is not None else None
+        path = self._local_file(url) if self._local_file is not None else None
         if path is not None:
             async with self.open_file(path) as chunks:
                 yield chunks

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import tempfile
 from pathlib import Path
-from typing import Final
 
 from panic_trio.blocking import ThreadSeam
 from panic_trio.errors import ArchiveError
-
-ARCHIVE_DIR: Final = "archive"
-ARCHIVE_URL_PATH: Final = "/archive/"
-# Keys start with a letter or digit, so the dot-prefixed temp files are never served.
-_KEY_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
+from panic_trio.local_media import ARCHIVE_URL_PATH, archive_file
 
 
 class LocalArchive:
@@ -71,9 +65,7 @@ class LocalArchive:
         ``.``; no ``..``, no leading dot, no slash) are accepted. Pure string
         work: the file may not exist.
         """
-        if not _KEY_RE.fullmatch(key) or ".." in key:
-            return None
-        return self.root / key
+        return archive_file(self.root, key)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -15,7 +15,7 @@ from typing import Any, Final
 from panic_trio.archive import open_archive
 from panic_trio.archive.queries import failed_archives, unfinished_archives
 from panic_trio.domain import Invocation
-from panic_trio.platforms.registry import open_platforms
+from panic_trio.local_media import LocalMedia
 from panic_trio.settings import Settings
 from panic_trio.store.store import open_store
 
@@ -62,8 +62,9 @@ async def retry(args: argparse.Namespace, settings: Settings) -> int:
     """Archive every failed output again; exit status 1 if any still fails."""
     async with (
         open_store(settings.database_url) as store,
-        open_platforms(settings) as platforms,
-        open_archive(settings, store, dummy=platforms.dummy, resume=False) as archiver,
+        open_archive(
+            settings, store, local_files=LocalMedia.from_settings(settings), resume=False
+        ) as archiver,
     ):
         results = await archiver.retry_failed()
     for invocation, archived in results:

@@ -15,7 +15,7 @@ from panic_trio.archive import open_archive
 from panic_trio.blocking import ThreadSeam
 from panic_trio.errors import InvalidInput
 from panic_trio.export import export_filename, prepare_export, write_export
-from panic_trio.platforms.registry import open_platforms
+from panic_trio.local_media import LocalMedia
 from panic_trio.settings import Settings
 from panic_trio.store import runs as run_queries
 from panic_trio.store.store import open_store
@@ -58,8 +58,7 @@ async def export(args: argparse.Namespace, settings: Settings) -> int:
     path = await files.run(target_path, args.path, args.run_number)
     async with (
         open_store(settings.database_url) as store,
-        open_platforms(settings) as platforms,
-        open_archive(settings, store, dummy=platforms.dummy) as archiver,
+        open_archive(settings, store, local_files=LocalMedia.from_settings(settings)) as archiver,
     ):
         network_id = await store.read(run_queries.network_of_run, args.run_number)
         exporter = await prepare_export(store, archiver.open_media, network_id, args.run_number)

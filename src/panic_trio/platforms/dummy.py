@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import tempfile
 from collections import deque
 from collections.abc import Callable
@@ -24,14 +23,13 @@ import trio
 
 from panic_trio.blocking import ThreadSeam
 from panic_trio.errors import PlatformError, ResourceExhausted, is_resource_exhaustion
+from panic_trio.local_media import DUMMY_URL_PATH, dummy_name
 from panic_trio.models import Model
 from panic_trio.platforms.base import Call, Result
 from panic_trio.platforms.media import draw_image, synth_audio
 
-DUMMY_URL_PATH: Final = "/dummy/"
 CALLS_KEPT: Final = 1000
 
-_NAME_RE: Final = re.compile(r"[A-Za-z0-9_]+\.(?:png|wav)")
 _CAPTION_CHARS: Final = 80
 
 
@@ -130,17 +128,11 @@ class DummyPlatform:
         digits and underscores is accepted, so no URL can reach outside
         ``media_dir``. Pure string work: the file may not exist (yet).
         """
-        name = self._dummy_name(url)
+        name = dummy_name(url, self.base_url)
         return None if name is None else self.media_dir / name
 
-    def _dummy_name(self, url: str) -> str | None:
-        if not url.startswith(self._prefix):
-            return None
-        name = url[len(self._prefix) :]
-        return name if _NAME_RE.fullmatch(name) else None
-
     def _caption(self, s: str) -> str:
-        name = self._dummy_name(s)
+        name = dummy_name(s, self.base_url)
         if name is not None and name.endswith(".png"):
             return f"DUMMY_CAPTION: Image with hash {name.removesuffix('.png')}"
         return f"DUMMY_CAPTION: A descriptive caption for image {_md5(s)[:8]}"
@@ -161,7 +153,7 @@ def _write_once(path: Path, render: Callable[[], bytes]) -> None:
     if path.exists():
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    # A dot-prefixed temp name never matches _NAME_RE, so it is never served.
+    # A dot-prefixed temp name never matches DUMMY_NAME_RE, so it is never served.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Final
 
 import httpx
 
-from panic_trio.archive.local import ARCHIVE_DIR, ARCHIVE_URL_PATH, LocalArchive
 from panic_trio.blocking import ThreadSeam
+from panic_trio.local_media import DUMMY_DIR, LocalMedia, MediaResolver
 from panic_trio.platforms.base import Platform
 from panic_trio.platforms.dummy import DummyPlatform
 from panic_trio.platforms.gemini import GeminiPlatform
@@ -21,7 +20,6 @@ from panic_trio.platforms.token_check import TokenChecker
 from panic_trio.platforms.vestaboard import VestaboardClient
 from panic_trio.settings import Settings
 
-DUMMY_MEDIA_DIR: Final = "dummy"
 HTTP_TIMEOUT: Final = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=10.0)
 HTTP_LIMITS: Final = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
@@ -37,28 +35,19 @@ class Platforms:
     tokens: TokenChecker | None = None
 
 
-def local_media(settings: Settings, dummy: DummyPlatform) -> Callable[[str], Path | None]:
-    """Maps this server's own media URLs (dummy outputs, local archive) to files."""
-    archive = None
-    if settings.archive == "local":
-        seam = ThreadSeam("unused", 1)
-        archive = LocalArchive(settings.data_dir / ARCHIVE_DIR, settings.base_url, seam)
-    prefix = settings.base_url + ARCHIVE_URL_PATH
-
-    def file_for(url: str) -> Path | None:
-        found = dummy.dummy_file(url)
-        if found is None and archive is not None and url.startswith(prefix):
-            found = archive.path_for(url.removeprefix(prefix))
-        return found
-
-    return file_for
-
-
 @asynccontextmanager
-async def open_platforms(settings: Settings, *, inline: bool = False) -> AsyncIterator[Platforms]:
-    """Create every platform; exit closes their HTTP clients."""
+async def open_platforms(
+    settings: Settings, *, local_files: MediaResolver | None = None, inline: bool = False
+) -> AsyncIterator[Platforms]:
+    """Create every platform; exit closes their HTTP clients.
+
+    ``local_files`` maps this server's media URLs to files (``open_panic``
+    builds it once); by default one is made from ``settings``.
+    """
+    if local_files is None:
+        local_files = LocalMedia.from_settings(settings)
     dummy = DummyPlatform(
-        media_dir=settings.data_dir / DUMMY_MEDIA_DIR,
+        media_dir=settings.data_dir / DUMMY_DIR,
         base_url=settings.base_url,
         delay=settings.dummy_delay,
         seam=ThreadSeam("dummy-media", 2, inline=inline),
@@ -77,7 +66,7 @@ async def open_platforms(settings: Settings, *, inline: bool = False) -> AsyncIt
             "gemini": GeminiPlatform(
                 await client(),
                 settings,
-                local_file=local_media(settings, dummy),
+                local_file=local_files,
                 files=ThreadSeam("gemini-files", 2, inline=inline),
             ),
         }
