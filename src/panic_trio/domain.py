@@ -41,6 +41,13 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def usd(amount: float) -> str:
+    """``$0.05``, ``$12.50``, ``$0.005``: cents unless the amount is finer."""
+    if round(amount, 2) == amount:
+        return f"${amount:,.2f}"
+    return f"${amount:,.6f}".rstrip("0")
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     """An account: owner of networks, tokens and API keys."""

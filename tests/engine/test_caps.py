@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from panic_trio.engine.caps import Limits, breach, day_start, next_day_start, usd
+from panic_trio.domain import usd
+from panic_trio.engine.caps import Limits, breach, day_start, next_day_start
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 12, 1, 22, 30, tzinfo=UTC)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any, Final, Literal
 
-from panic_trio.domain import iso
+from panic_trio.domain import iso, usd
 
 CapScope = Literal["network-day", "network-run", "global-day"]
 # Float sums of decimal prices: 0.02 + 0.02 + 0.02 is a hair over 0.06.
@@ -34,13 +34,6 @@ def next_day_start(now: datetime, zone: tzinfo) -> datetime:
     local = now.astimezone(zone)
     midnight = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=zone)
     return midnight.astimezone(UTC)
-
-
-def usd(amount: float) -> str:
-    """``$0.05``, ``$12.50``, ``$0.005``: cents unless the amount is finer."""
-    if round(amount, 2) == amount:
-        return f"${amount:,.2f}"
-    return f"${amount:,.6f}".rstrip("0")
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from panic_trio.domain import Invocation, RunnerStatus, utc_now
-from panic_trio.engine import caps
+from panic_trio.domain import usd as money
 from panic_trio.models import Model, all_models, find_model
 
 _MARKDOWN: Final = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(
@@ -118,7 +118,7 @@ def usd(amount: float | None) -> str:
 
 def cap_usd(amount: float | None) -> str:
     """A cap as the cap messages write it (``$0.07``), or ``none``."""
-    return "none" if amount is None else caps.usd(amount)
+    return "none" if amount is None else money(amount)
 
 
 def spent(window: Mapping[str, Any] | None) -> str:
