@@ -365,3 +365,17 @@ async def test_no_run_starts_once_the_engine_is_shutting_down(
         rows = await panic.list_run(loop_network.id, genesis.run_number)
     assert rows[-1].state == "ready"  # released for resume, not failed
     assert await panic.store.recent_invocations(1, loop_network.id) == [rows[-1]]
+
+
+async def test_deleting_a_network_ends_its_runners_request_loop(
+    panic: Panic, loop_network: Network
+) -> None:
+    """No task stays parked in the engine's nursery for a network that is gone."""
+    nursery = panic.engine._nursery  # its children are the runners' request loops
+    with trio.fail_after(GUARD):
+        await panic.start_run(loop_network.id, "a red balloon")
+        assert len(nursery.child_tasks) == 1
+        await panic.delete_network(loop_network.id)
+        while nursery.child_tasks:
+            await trio.sleep(0.01)
+    assert panic.engine.status(loop_network.id).state == "idle"

@@ -121,9 +121,11 @@ class Engine:
         return len(stopped)
 
     async def forget(self, network_id: int) -> None:
-        """Stop a deleted network's run and drop its runner."""
+        """Stop a deleted network's run, drop its runner and end its request loop."""
         await self.stop_run(network_id, "network deleted")
-        self._runners.pop(network_id, None)
+        runner = self._runners.pop(network_id, None)
+        if runner is not None:
+            runner.close()
         self._deps.events.forget(network_id)
 
     async def _ask(self, network_id: int, request: Request) -> None:

@@ -78,6 +78,10 @@ class NetworkRunner:
                 async for request in self._receive:
                     await self._handle(request)
 
+    def close(self) -> None:
+        """End the request loop once its current request is answered (a deleted network)."""
+        self._send.close()
+
     async def shut_down(self) -> None:
         """End the active run without failing it (it resumes after a restart)."""
         await self._cancel(SHUTDOWN)
