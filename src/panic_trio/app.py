@@ -40,11 +40,11 @@ from panic_trio.security.tokens import load_secret_key
 from panic_trio.settings import Settings
 from panic_trio.store.installations import Installation
 from panic_trio.web import create_app
+from panic_trio.web.live import GOODBYE_SECONDS  # how long sockets get to close with 1001
 from panic_trio.web.state import EXTENSION, SocketRegistry, WebState
 
 logger = logging.getLogger(__name__)
 
-GOODBYE_SECONDS: Final = 2.0  # how long WebSockets get to close with 1001
 MAX_WS_MESSAGE_BYTES: Final = 64 * 1024
 DEMO_EMAIL: Final = "admin@panic.local"
 DEMO_MODELS: Final = ["dummy-t2i", "dummy-i2t"]

@@ -14,12 +14,11 @@ from quart.typing import ResponseReturnValue
 from panic_trio.errors import PanicError
 from panic_trio.web.auth import current_user, login_required, signed_in_user
 from panic_trio.web.encoding import dumps
-from panic_trio.web.live import open_socket, same_origin
+from panic_trio.web.live import SLOW_CLIENT_SECONDS, open_socket, same_origin
 from panic_trio.web.pages import error_page
 from panic_trio.web.state import web_state
 
 FEED_LENGTH: Final = 100
-SLOW_CLIENT_SECONDS: Final = 10.0
 
 bp = Blueprint("admin", __name__)
 
