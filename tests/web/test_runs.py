@@ -106,7 +106,8 @@ async def test_a_run_page_shows_the_whole_chain_to_its_owner(world: World) -> No
         ]
         assert "Dummy Text-to-Image (text -&gt; image)" in page
         assert re.search(r'<img src="/(dummy|archive)/[^"]+" alt="output of step 0"', page)
-        assert "failed: cancelled: stopped" in page
+        assert '<p class="step-stopped">stopped</p>' in page
+        assert "failed: cancelled" not in page  # a stop is not a failure
         assert 'id="run-ending" data-ending="stopped">stopped' in page
         failed_page = await text_of(await owner.get(f"/networks/{world.network.id}/runs/{failed}"))
         assert "failed: the provider said &lt;no&gt; (HTTP 400)" in failed_page

@@ -98,7 +98,14 @@ def step_view(invocation: Invocation, previous: Invocation | None, owner: bool) 
         "took": took / 1000 if isinstance(took, int | float) else None,
         "gap": gap,
         "error": invocation.metadata.get("error") if owner else None,
+        "stopped": invocation.metadata.get("cancelled") is True,
     }
+
+
+def stop_words(error: object) -> str:
+    """How a stopped step reads: "stopped", or "stopped: replaced by a new run"."""
+    why = str(error or "").removeprefix("cancelled: ")
+    return "stopped" if why in ("", "stopped") else f"stopped: {why}"
 
 
 def share_url(network_id: int, run_number: int, nonce: str) -> str:
@@ -142,6 +149,7 @@ async def show(network_id: int, run_number: int) -> ResponseReturnValue:
         owner=owner,
         share_link=link,
         data=data,
+        stop_words=stop_words,
     )
 
 

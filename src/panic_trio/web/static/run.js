@@ -19,6 +19,11 @@ function output(invocation) {
   const kind = data.catalog[invocation.model]?.output ?? "text";
   if (invocation.state === "failed") {
     if (!data.owner) return el("p", "muted", "no output");  // public: no failure text
+    // A stop or a replace is not a failure (the control panel says the same).
+    if (invocation.metadata?.cancelled === true) {
+      const why = (invocation.metadata?.error ?? "").replace(/^cancelled: /, "");
+      return el("p", "step-stopped", why && why !== "stopped" ? `stopped: ${why}` : "stopped");
+    }
     const reason = invocation.metadata?.error;
     return el("p", "step-failed", reason ? `failed: ${reason}` : "failed");
   }
