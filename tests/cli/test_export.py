@@ -67,5 +67,9 @@ def test_bad_exports_are_one_line_and_write_nothing(
         run(["export", "zero", str(env / "a.zip")], capsys)
     assert exited.value.code == 2
     assert "'zero' is not a run number" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:  # a digit to str.isdigit(), not to int()
+        run(["export", "\u00b2", str(env / "a.zip")], capsys)
+    assert exited.value.code == 2
+    assert "is not a run number" in capsys.readouterr().err
     assert (env / "taken.zip").read_bytes() == b"mine"
     assert sorted(p.name for p in env.glob("*.zip")) == ["taken.zip"]

@@ -26,5 +26,8 @@ def fill(rule: str, world: World, ids: dict[str, int]) -> str:
         start = path.index("<")
         end = path.index(">", start)
         name = path[start + 1 : end].split(":")[-1]
-        path = path[:start] + values[name] + path[end + 1 :]
+        value = values[name]
+        if name == "name" and path[:start].endswith("/tokens/"):
+            value = "openai"  # a token the owner has; "main" would be a 404 for everyone
+        path = path[:start] + value + path[end + 1 :]
     return path

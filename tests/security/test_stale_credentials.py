@@ -161,7 +161,8 @@ async def test_a_deleted_installations_display_link_never_shows_a_newer_one(
             watchers=[WALL],
         )  # fmt: skip
         assert (await panic.get_installation(mine.id)).name == "B's too"
-        for stale in (link, f"/i/{mine.id}/wall"):  # the link, and a bare id
+        # the link, a bare id, and ids that only str.isdigit() takes for digits (were a 500)
+        for stale in (link, f"/i/{mine.id}/wall", "/i/%C2%B2-1/wall", "/i/1%D9%A3-1/wall"):
             assert (await client(world).get(stale)).status_code == 404, stale
         async with client(world).websocket(f"/ws/displays/{mine.public_id}/wall") as ws:
             with pytest.raises(WebsocketResponseError) as refused:

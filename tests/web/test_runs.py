@@ -74,10 +74,15 @@ async def test_api_pages_are_keyset_pages_and_refuse_bad_cursors(world: World) -
         ).get_json()
         assert [r["run_number"] for r in rest["runs"]] == [stopped]
         assert rest["next_before"] is None
-        for bad in ("limit=0", "limit=101", "limit=x", "before=0", "before=-3", "before=abc"):
+        bad_cursors = ("limit=0", "limit=101", "limit=x", "before=0", "before=-3", "before=abc")
+        # "²" is a digit to str.isdigit() but not to int(): it was a 500.
+        for bad in (*bad_cursors, "before=%C2%B2", "limit=%C2%B2", "before=%D9%A3"):
             response = await client(world).get(f"{url}?{bad}", headers=headers)
             assert response.status_code == 422, bad
             assert (await response.get_json())["error"] == "invalid_input"
+        owner = await signed_in(world, world.owner)
+        page = await owner.get(f"/networks/{world.network.id}/runs?before=%C2%B2")
+        assert page.status_code == 422
 
 
 async def test_history_is_the_owners(world: World) -> None:

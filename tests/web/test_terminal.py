@@ -105,3 +105,15 @@ async def test_terminal_post_needs_csrf_and_a_token(world: World) -> None:
         no_token = await c.post(url, form={"prompt": "x", "csrf_token": csrf})
         assert no_token.headers["Location"] == expired_url(world)
         assert world.panic.status(world.network.id).state == "idle"
+
+
+async def test_a_prompt_during_shutdown_is_asked_again_later_not_a_500(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        token = world.tokens.issue(world.network)
+        url = f"/networks/{world.network.id}/terminal?token={token}"
+        c = client(world)
+        csrf = await csrf_of(c, url)
+        await world.panic.engine.shut_down()
+        page = await submit(c, url, "a sheep on the grass", csrf)
+    assert "The installation is restarting: try again in a moment" in page
+    assert await world.panic.store.recent_invocations(1, world.network.id) == []

@@ -142,7 +142,7 @@ class Fetcher:
         if mime and not mime.startswith(("image/", "audio/")) and mime not in _BINARY_TYPES:
             raise ArchiveError(f"download is {mime}, not an image or audio file ({url})")
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
+        if declared.isascii() and declared.isdigit() and int(declared) > self.max_bytes:
             raise ArchiveError(self._too_large(url))
 
     async def _limited(self, chunks: AsyncIterator[bytes], url: str) -> AsyncIterator[bytes]:

@@ -22,7 +22,7 @@ from panic_trio.store.store import open_store
 
 
 def _run_number(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) < 2**31:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) < 2**31:
         raise argparse.ArgumentTypeError(f"{text!r} is not a run number")
     return int(text)
 

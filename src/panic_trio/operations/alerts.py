@@ -209,12 +209,7 @@ class Alerts:
             candidates.append(database.parent)
         if self.settings.backup_every:
             candidates.append(self.settings.backups_folder)
-        paths: list[Path] = []
-        for candidate in candidates:
-            path = _existing(candidate.absolute())
-            if path not in paths:
-                paths.append(path)
-        return paths
+        return [candidate.absolute() for candidate in candidates]
 
     async def _check_periodically(self) -> None:
         while True:
@@ -249,10 +244,14 @@ class Alerts:
 
 
 def _usage_by_disk(paths: list[Path]) -> list[tuple[Path, tuple[int, int, int]]]:
-    """Each file system once (by device), named by the first of ``paths`` on it."""
+    """Each file system once (by device), named by the first of ``paths`` on it.
+
+    Runs in the disk seam's thread: a folder not made yet counts by its nearest
+    existing parent, and every ``stat`` is file-system I/O.
+    """
     seen: set[int] = set()
     found: list[tuple[Path, tuple[int, int, int]]] = []
-    for path in paths:
+    for path in map(_existing, paths):
         device = path.stat().st_dev
         if device not in seen:
             seen.add(device)

@@ -117,6 +117,8 @@ def creation_identity(row_id: int, created_at: datetime | None) -> str:
 def identity_row_id(identity: str) -> int | None:
     """The id in a :func:`creation_identity` (``None`` if it is not one)."""
     row_id, dash, stamp = identity.partition("-")
-    if not dash or not row_id.isdigit() or not stamp or not set(stamp) <= set(_DIGITS):
+    if not dash or not (row_id.isascii() and row_id.isdigit()):
+        return None
+    if not stamp or not set(stamp) <= set(_DIGITS):
         return None
     return int(row_id)

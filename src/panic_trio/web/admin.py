@@ -120,7 +120,7 @@ async def _feed() -> None:
                 with trio.move_on_after(SLOW_CLIENT_SECONDS) as timer:
                     await websocket.send(encode(event))
                 if timer.cancelled_caught:
-                    nursery.cancel_scope.cancel()
+                    nursery.cancel_scope.cancel(reason="client too slow to keep up")
                     return
 
 

@@ -287,7 +287,7 @@ async def viewers_socket(installation_id: int) -> Response | None:
             async for _ in registry.changes():
                 counts = registry.counts(installation)
                 await websocket.send(dumps({"type": "viewers", "counts": counts}))
-            nursery.cancel_scope.cancel()
+            nursery.cancel_scope.cancel(reason="viewer counts ended")
 
     await open_socket(serve)
     return None

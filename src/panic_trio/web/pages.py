@@ -144,6 +144,6 @@ async def static_display(invocation_id: int) -> ResponseReturnValue:
 async def remote_shortcut(code: str) -> ResponseReturnValue:
     """TV-remote shortcuts: ``/r/s<ID>`` opens that invocation's static display."""
     match = _REDIRECT.fullmatch(code)
-    if match and match.group(1).isdigit():
+    if match and match.group(1).isascii() and match.group(1).isdigit():
         return redirect(f"/display/static/{match.group(1)}")
     return redirect("/")

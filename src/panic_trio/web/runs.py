@@ -36,7 +36,7 @@ def before_arg(value: str | None) -> int | None:
     """
     if value is None or value == "":
         return None
-    if not value.isdigit() or not 1 <= int(value) < 2**31:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) < 2**31:
         raise InvalidInput("before must be a run number", field="before")
     return int(value)
 

@@ -15,7 +15,7 @@ from quart import Blueprint, flash, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 
 from panic_trio.domain import Network
-from panic_trio.errors import InvalidInput, LockedOut, NotFound, SpendingCapReached
+from panic_trio.errors import InvalidInput, LockedOut, NotFound, ShuttingDown, SpendingCapReached
 from panic_trio.models import find_model
 from panic_trio.web.auth import current_user, may_manage
 from panic_trio.web.networks import page_data, public
@@ -96,6 +96,8 @@ async def submit(network_id: int) -> ResponseReturnValue:
             await flash("Please wait before starting a new run", "error")
         except SpendingCapReached as exc:
             await flash(exc.message, "error")
+        except ShuttingDown:
+            await flash("The installation is restarting: try again in a moment", "error")
         except (InvalidInput, NotFound) as exc:
             await flash(str(exc), "error")
         else:

@@ -91,7 +91,7 @@ class TerminalTokens:
         parts = body.split(".")
         if len(parts) != 4 or identity_row_id(parts[0]) is None:
             return None
-        if not parts[1].isdigit() or not parts[2].isdigit():
+        if not (parts[1] + parts[2]).isascii() or not parts[1].isdigit() or not parts[2].isdigit():
             return None
         return parts[0], int(parts[1]), int(parts[2]) / 1000
 
