@@ -25,6 +25,8 @@ RunEnding = Literal["running", "stopped", "replaced", "failed", "interrupted"]
 
 DEFAULT_PAGE_SIZE: Final = 20
 MAX_PAGE_SIZE: Final = 100
+STEPS_PER_PAGE: Final = 200
+"""Steps on one page of a run (and the most a visitor's request reads)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +159,16 @@ class RunMethods:
         if not rows or rows[0].run_number != run_number:
             raise NotFound(f"no run {run_number} on network {network_id}")
         return summary_of(rows[0])
+
+    async def run_steps(
+        self, network_id: int, run_number: int, *, after: int = -1, limit: int = STEPS_PER_PAGE
+    ) -> list[Invocation]:
+        """Up to ``limit`` steps of a run after sequence number ``after``, in order.
+
+        A run page shows a page of steps, not the whole run: a long run (10,000
+        steps and more) must cost a visitor no more than a short one.
+        """
+        return await self.store.read(run_queries.run_batch, network_id, run_number, after, limit)
 
     async def network_of_run(self, run_number: int) -> int:
         """The network a run belongs to (run numbers are unique), or :class:`NotFound`."""

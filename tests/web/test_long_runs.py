@@ -9,6 +9,7 @@ rows read (exact) and by time (median, within 2x).
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from collections.abc import Iterator
@@ -22,10 +23,12 @@ from sqlalchemy import insert
 
 from panic_trio import Settings, open_panic
 from panic_trio.domain import Invocation
+from panic_trio.runs import STEPS_PER_PAGE
 from panic_trio.store import invocations as invocation_queries
 from panic_trio.store.schema import invocations
 from panic_trio.web import create_app
-from tests.web.conftest import SECRET, TIMEOUT, client, make_settings
+from panic_trio.web.state import EXTENSION
+from tests.web.conftest import SECRET, TIMEOUT, client, make_settings, text_of
 
 LONG, SHORT = 10_000, 10
 SAMPLES = 15
@@ -94,6 +97,7 @@ async def test_info_page_and_first_display_frame_do_not_grow_with_the_run(
                 for network_id, display in ids.values():
                     assert panic.status(network_id).genesis is not None
                     await check_rows_read(web, network_id, display)
+                await check_shared_run_pages(web, panic, ids[LONG][0])
                 for _ in range(SAMPLES):  # interleaved, so both see the same machine
                     for steps, (network_id, display) in ids.items():
                         for what, seconds in (await sample(web, network_id, display)).items():
@@ -130,3 +134,29 @@ async def sample(web: Any, network_id: int, display: str) -> dict[str, float]:
             await ws.receive()
         result[name] = time.perf_counter() - started
     return result
+
+
+async def check_shared_run_pages(web: Any, panic: Any, network_id: int) -> None:
+    """A shared run page reads one page of steps, however long the run; the pages chain."""
+    genesis = panic.status(network_id).genesis
+    nonce = await panic.share_run(network_id, genesis.run_number)
+    token = web.app.extensions[EXTENSION].run_links.token(network_id, genesis.run_number, nonce)
+    visitor = client(web)
+    url = f"/networks/{network_id}/runs/{genesis.run_number}"
+    with rows_read() as fetched:
+        page = await text_of(await visitor.get(f"{url}?share={token}"))
+    assert len(fetched) <= STEPS_PER_PAGE + 2, len(fetched)
+    drawn = [int(n) for n in re.findall(r'<li class="step state-\w+" id="step-(\d+)"', page)]
+    assert drawn == list(range(STEPS_PER_PAGE))
+    assert 'id="first-steps"' not in page
+    [after] = re.findall(r'id="next-steps" href="[^"]*after=(\d+)&amp;share=', page)
+    assert int(after) == STEPS_PER_PAGE - 1
+    with rows_read() as fetched:
+        page = await text_of(await visitor.get(f"{url}?share={token}&after={after}"))
+    assert len(fetched) <= STEPS_PER_PAGE + 3, len(fetched)  # and the genesis, for its cycle
+    drawn = [int(n) for n in re.findall(r'<li class="step state-\w+" id="step-(\d+)"', page)]
+    assert drawn == list(range(STEPS_PER_PAGE, 2 * STEPS_PER_PAGE))
+    assert "s after the previous step" in page.split(f'id="step-{STEPS_PER_PAGE}"')[1][:600]
+    assert 'id="first-steps"' in page
+    for bad in ("abc", "-1", "%C2%B2"):
+        assert (await visitor.get(f"{url}?share={token}&after={bad}")).status_code == 422, bad

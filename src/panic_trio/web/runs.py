@@ -16,7 +16,13 @@ from quart.typing import ResponseReturnValue
 from panic_trio.domain import Invocation, Network
 from panic_trio.errors import InvalidInput, NotFound
 from panic_trio.export import RunExporter, export_filename
-from panic_trio.runs import DEFAULT_PAGE_SIZE, RunSummary, check_page_size, run_cycle
+from panic_trio.runs import (
+    DEFAULT_PAGE_SIZE,
+    STEPS_PER_PAGE,
+    RunSummary,
+    check_page_size,
+    run_cycle,
+)
 from panic_trio.web.auth import current_user, login_required, may_manage
 from panic_trio.web.networks import managed
 from panic_trio.web.pages import error_page, not_found
@@ -38,6 +44,19 @@ def before_arg(value: str | None) -> int | None:
         return None
     if not (value.isascii() and value.isdigit()) or not 1 <= int(value) < 2**31:
         raise InvalidInput("before must be a run number", field="before")
+    return int(value)
+
+
+def step_cursor(value: str | None) -> int:
+    """The ``after`` cursor of a run page: the last step of the page before (-1: the start).
+
+    Raises:
+        InvalidInput: not a whole number of 0 or more.
+    """
+    if value is None or value == "":
+        return -1
+    if not (value.isascii() and value.isdigit()) or not int(value) < 2**31:
+        raise InvalidInput("after must be a step number", field="after")
     return int(value)
 
 
@@ -123,13 +142,24 @@ async def show(network_id: int, run_number: int) -> ResponseReturnValue:
         network, summary, owner = await _visible_run(network_id, run_number)
     except NotFound:
         return await not_found()
+    try:
+        after = step_cursor(request.args.get("after"))
+    except InvalidInput as exc:
+        return await error_page(422, "Bad request", exc.message)
     panic = web_state().panic
-    invocations = await panic.list_run(network_id, run_number)
-    steps = [
-        step_view(inv, invocations[i - 1] if i else None, owner)
-        for i, inv in enumerate(invocations)
-    ]
-    cycle = run_cycle(invocations[0], network.models)
+    # One row before the page (for the first step's gap) and one past it (is there more?).
+    rows = await panic.run_steps(network_id, run_number, after=after - 1, limit=STEPS_PER_PAGE + 2)
+    previous = rows.pop(0) if after >= 0 and rows and rows[0].sequence_number == after else None
+    more = len(rows) > STEPS_PER_PAGE
+    invocations = rows[:STEPS_PER_PAGE]
+    steps = []
+    for invocation in invocations:
+        steps.append(step_view(invocation, previous, owner))
+        previous = invocation
+    genesis = (
+        invocations[0] if after < 0 and invocations else await panic.get_invocation(run_number)
+    )
+    cycle = run_cycle(genesis, network.models)
     share = await panic.run_share(network_id, run_number) if owner else None
     link = None if share is None else share_url(network_id, run_number, share)
     data = {
@@ -139,6 +169,11 @@ async def show(network_id: int, run_number: int) -> ResponseReturnValue:
         "catalog": catalog_json(cycle),
         "base_url": web_state().settings.base_url,
         "last_sequence_number": summary.last_sequence_number,
+        # Completed steps not drawn on this page (none when the page is the whole run).
+        "steps_elsewhere": 0
+        if after < 0 and not more
+        else max(0, summary.steps - sum(i.state == "completed" for i in invocations)),
+        "live_tail": not more,
     }
     return await render_template(
         "run.html",
@@ -150,6 +185,9 @@ async def show(network_id: int, run_number: int) -> ResponseReturnValue:
         share_link=link,
         data=data,
         stop_words=stop_words,
+        newer=invocations[-1].sequence_number if more else None,
+        paged=after >= 0,
+        share=request.args.get("share"),
     )
 
 

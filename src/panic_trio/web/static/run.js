@@ -63,6 +63,8 @@ function meta(invocation, previous) {
 function upsert(invocation) {
   const id = `step-${invocation.sequence_number}`;
   const old = document.getElementById(id);
+  // A page of a long run shows its own steps; only the last page grows.
+  if (!old && !data.live_tail) return;
   const previous = document.getElementById(`step-${invocation.sequence_number - 1}`);
   const item = el("li", `step state-${invocation.state}`);
   item.id = id;
@@ -73,7 +75,8 @@ function upsert(invocation) {
               meta(invocation, previous), el("div", "step-output"));
   item.lastChild.append(output(invocation));
   if (old) old.replaceWith(item); else chain.append(item);
-  steps.textContent = chain.querySelectorAll(".step.state-completed").length;
+  const drawn = chain.querySelectorAll(".step.state-completed").length;
+  steps.textContent = data.steps_elsewhere + drawn;
 }
 
 connect(`/ws/networks/${data.network_id}`, {
