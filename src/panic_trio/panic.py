@@ -9,7 +9,7 @@ the next time.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +21,6 @@ from panic_trio.archive import Archiver, open_archive
 from panic_trio.blocking import ThreadSeam
 from panic_trio.domain import (
     DEFAULT_LOCKOUT_SECONDS,
-    PLATFORM_TOKEN_NAMES,
     Event,
     Invocation,
     Network,
@@ -30,14 +29,14 @@ from panic_trio.domain import (
 )
 from panic_trio.engine import Engine, open_engine
 from panic_trio.engine.boards import Boards
-from panic_trio.errors import ArchiveError, InvalidInput, MissingToken, NotFound, PlatformError
+from panic_trio.errors import ArchiveError, InvalidInput, NotFound
 from panic_trio.events import EventBus, Subscription
 from panic_trio.export import RunExporter, prepare_export
 from panic_trio.inputs import check_email, check_network_fields
 from panic_trio.installations import InstallationMethods, vestaboard_dispatcher
 from panic_trio.local_media import LocalMedia
-from panic_trio.models import find_model
 from panic_trio.models.prices import load_prices
+from panic_trio.platform_tokens import TokenMethods
 from panic_trio.platforms.base import Platform
 from panic_trio.platforms.policy import invoke_with_policy
 from panic_trio.platforms.registry import Platforms, open_platforms
@@ -50,7 +49,7 @@ from panic_trio.store import networks as network_queries
 from panic_trio.store.store import Store, open_store
 
 
-class Panic(InstallationMethods, RunMethods):
+class Panic(InstallationMethods, RunMethods, TokenMethods):
     """Users, networks and runs. Every ``async`` method is a checkpoint.
 
     Obtain one with :func:`open_panic`; do not construct it directly.
@@ -123,70 +122,6 @@ class Panic(InstallationMethods, RunMethods):
             raise InvalidInput("the current password is not right", field="current_password")
         password_hash = await self._crypto.run(passwords.hash_password, new)
         return await self.store.write(accounts.end_sessions, user_id, password_hash)
-
-    async def set_platform_token(self, user_id: int, name: str, value: str | None) -> None:
-        """Store a platform token encrypted (``None`` or blank removes it).
-
-        Raises:
-            InvalidInput: unknown token name.
-            NotFound: no such user.
-        """
-        if name not in PLATFORM_TOKEN_NAMES:
-            raise InvalidInput(
-                f"unknown token name {name!r} (use one of {', '.join(PLATFORM_TOKEN_NAMES)})",
-                field="name",
-            )
-        await self.get_user(user_id)
-        value = (value or "").strip()
-        ciphertext = self._cipher.encrypt(value) if value else None
-        await self.store.store_platform_token(user_id, name, ciphertext)
-
-    async def platform_token(self, user_id: int, name: str) -> str | None:
-        """The decrypted token (for the engine; never show it to people)."""
-        ciphertext = await self.store.platform_token(user_id, name)
-        return None if ciphertext is None else self._cipher.decrypt(ciphertext)
-
-    async def token_warnings(self, owner_id: int, model_ids: Sequence[str]) -> list[str]:
-        """What the owner's runs would fail on for want of a token, one line per platform.
-
-        A network is valid without tokens (they can be added later), so these
-        are warnings, shown by the editor and ``panic-trio network check``.
-        """
-        needs: dict[str, list[str]] = {}
-        for model in filter(None, map(find_model, model_ids)):
-            platform = self.platforms.by_name.get(model.platform)
-            if platform is not None and platform.requires_token:
-                names = needs.setdefault(model.platform, [])
-                if model.name not in names:
-                    names.append(model.name)
-        warnings = []
-        for name, models in needs.items():
-            if not await self.platform_token(owner_id, name):
-                display = self.platforms.by_name[name].display_name
-                warnings.append(
-                    f"{', '.join(models)} need{'s' if len(models) == 1 else ''} a {display} "
-                    "token, and the network's owner has none: add one on the dashboard"
-                )
-        return warnings
-
-    async def check_platform_token(self, user_id: int, name: str) -> None:
-        """Test the user's ``name`` token with a cheap call to the provider.
-
-        Raises:
-            MissingToken: the user has no such token.
-            PlatformError: the provider refused it, or could not be asked.
-        """
-        token = await self.platform_token(user_id, name)
-        if not token:
-            raise MissingToken(f"no {name} token is set", platform=name)
-        if self.platforms.tokens is None:
-            raise PlatformError("tokens cannot be tested on this server", platform=name)
-        await self.platforms.tokens.check(name, token)
-
-    async def masked_tokens(self, user_id: int) -> dict[str, str]:
-        """The user's tokens as they may be shown: masked."""
-        stored = await self.store.read(accounts.platform_tokens_of, user_id)
-        return {name: tokens.mask(self._cipher.decrypt(ct)) for name, ct in stored.items()}
 
     async def create_api_key(self, user_id: int, name: str) -> str:
         """A new personal API key; only its hash is kept, so show it now."""
