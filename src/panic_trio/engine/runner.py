@@ -24,19 +24,15 @@ from panic_trio.domain import Event, Invocation, Network, RunnerState, RunnerSta
 from panic_trio.engine import schedule
 from panic_trio.engine.boards import RunBoards
 from panic_trio.engine.cycle import run_cycle
+from panic_trio.engine.invoke import call_model
 from panic_trio.engine.requests import Request, Resume, RunnerDeps, Start, Stop
 from panic_trio.engine.spending import RunSpending
 from panic_trio.errors import (
     LockedOut,
-    MissingToken,
-    PanicError,
     PlatformError,
-    PlatformTimeout,
     ResourceExhausted,
     StoreError,
 )
-from panic_trio.models import get_model
-from panic_trio.platforms.base import Call, Result
 
 logger = logging.getLogger(__name__)
 
@@ -234,7 +230,7 @@ class NetworkRunner:
             self._set_status(current=current, next_at=None)
             self._publish(current)
             try:
-                result = await self._call(network, current)
+                result = await call_model(self._deps, network, current)
             except ResourceExhausted as exc:  # the machine, not the step: pause, then again
                 pause = schedule.resource_pause(pauses)
                 pauses += 1
@@ -267,36 +263,6 @@ class NetworkRunner:
             self._set_status(current=current, next_at=now + delay)
             self._publish(done)
             await trio.sleep_until(now + delay)
-
-    async def _call(self, network: Network, invocation: Invocation) -> Result:
-        try:
-            model = get_model(invocation.model)
-        except PanicError:
-            raise PlatformError(f"Model with ID '{invocation.model}' no longer exists") from None
-        platform = self._deps.platforms.get(model.platform)
-        if platform is None:
-            raise PlatformError(f"the {model.platform} platform is not configured on this server")
-        token = None
-        if platform.requires_token:
-            token = await self._deps.tokens(network.owner_id, platform.name)
-            if not token:
-                raise MissingToken(
-                    f"no {platform.display_name} token configured for this network's owner",
-                    platform=platform.name,
-                    model=model.id,
-                )
-        call = Call(model=model, input=invocation.input, token=token, invocation_id=invocation.id)
-        timeout = self._deps.settings.invoke_timeout
-        try:
-            with trio.fail_after(timeout):
-                result = await self._deps.invoke(platform, call)
-        except trio.TooSlowError:
-            raise PlatformTimeout(
-                f"{model.name} did not answer within {timeout:g} s", platform=platform.name
-            ) from None
-        if not result.output.strip():
-            raise PlatformError(f"{model.name} returned an empty output", platform=platform.name)
-        return result
 
     async def _finish_pending(self, metadata: dict[str, Any], *, error: str) -> None:
         """Fail the pending invocation and end the run with ``error``."""
