@@ -11,10 +11,8 @@ scope. Stopping a run stops the spending.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -23,7 +21,6 @@ import httpx
 import trio
 
 from panic_trio.errors import (
-    ContentFiltered,
     PlatformError,
     PlatformRejected,
     PlatformTimeout,
@@ -40,23 +37,20 @@ from panic_trio.platforms.http import (
     retrying,
     unexpected_output,
 )
-from panic_trio.platforms.policy import detect_nsfw
 from panic_trio.platforms.replicate_models import MODEL_SPECS, OutputShapeError, Passthrough
+from panic_trio.platforms.replicate_predictions import (
+    PLATFORM,
+    brief,
+    prediction_usage,
+    settled_output,
+)
 from panic_trio.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-PLATFORM: Final = "replicate"
 PENDING_STATUSES: Final = frozenset({"starting", "processing"})
 CANCEL_TIMEOUT_SECONDS: Final = 5.0
 FAILED_RETRIES: Final = 3
-# A failed prediction whose error reads like this was refused for its input:
-# running it again would fail the same way (and bill again).
-_INPUT_ERROR: Final = re.compile(
-    r"invalid input|input validation|validation error|unprocessable|is not a valid|"
-    r"must be (?:one of|a|an|less|greater|at)|too (?:long|large|short)",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +189,7 @@ class ReplicatePlatform:
         for retry in range(len(delays) + 1):
             prediction = await self._run(path, data, token, model_id, meter)
             try:
-                return prediction, _settled_output(prediction, model_id)
+                return prediction, settled_output(prediction, model_id)
             except PredictionFailed as exc:
                 if retry == len(delays):
                     raise
@@ -231,7 +225,7 @@ class ReplicatePlatform:
         prediction_id = prediction.get("id")
         if not isinstance(prediction_id, str) or not prediction_id:
             raise PlatformRejected(
-                f"Replicate answered without a prediction id: {_brief(prediction)}",
+                f"Replicate answered without a prediction id: {brief(prediction)}",
                 platform=PLATFORM,
                 model=model_id,
             )
@@ -337,71 +331,3 @@ class ReplicatePlatform:
 
 def _headers(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def _brief(value: Any) -> str:
-    text = json.dumps(value, default=str)
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
-def prediction_usage(prediction: Mapping[str, Any]) -> dict[str, float]:
-    """What Replicate bills a settled prediction by, from its ``metrics`` and output.
-
-    ``predict_time`` (seconds of compute) for models billed by hardware time,
-    token counts for language models, and the number of outputs (``image_count``
-    when Replicate reports it, else the length of a list output, else one).
-    """
-    metrics = prediction.get("metrics")
-    metrics = metrics if isinstance(metrics, dict) else {}
-    usage: dict[str, float] = {}
-    for usage_key, metric in (
-        ("seconds", "predict_time"),
-        ("input_tokens", "input_token_count"),
-        ("output_tokens", "output_token_count"),
-    ):
-        value = metrics.get(metric)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            usage[usage_key] = value
-    images = metrics.get("image_count")
-    output = prediction.get("output")
-    if isinstance(images, int) and not isinstance(images, bool):
-        usage["outputs"] = images
-    elif isinstance(output, list):
-        usage["outputs"] = len(output)
-    elif output is not None:
-        usage["outputs"] = 1
-    return usage
-
-
-def _settled_output(prediction: Mapping[str, Any], model_id: str) -> Any:
-    """The output of a settled prediction, or the error its status stands for."""
-    status = prediction.get("status")
-    prediction_id = prediction.get("id")
-    if status == "succeeded":
-        return prediction.get("output")
-    if status == "failed":
-        error = prediction.get("error")
-        if isinstance(error, str) and error:
-            reason = error
-        else:
-            reason = _brief(error) if error else "no reason given"
-        if detect_nsfw(error):
-            raise ContentFiltered(
-                f"Replicate refused the content for {model_id}: {reason}",
-                platform=PLATFORM,
-                model=model_id,
-            )
-        failure = PlatformRejected if _INPUT_ERROR.search(reason) else PredictionFailed
-        raise failure(
-            f"Replicate prediction {prediction_id} for {model_id} failed: {reason}",
-            platform=PLATFORM,
-            model=model_id,
-        )
-    if status == "canceled":
-        message = f"Replicate prediction {prediction_id} for {model_id} was cancelled on Replicate"
-    else:
-        message = (
-            f"Replicate prediction {prediction_id} for {model_id} "
-            f"ended with an unknown status {status!r}"
-        )
-    raise PlatformRejected(message, platform=PLATFORM, model=model_id)
