@@ -8,14 +8,11 @@ admin. Someone else's network is a 404, as if it did not exist.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Collection
-from dataclasses import dataclass
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
 from quart import Blueprint, Response, jsonify, request
 
-from panic_trio.domain import Network, User, iso
+from panic_trio.domain import iso
 from panic_trio.errors import (
     InvalidInput,
     LockedOut,
@@ -27,7 +24,16 @@ from panic_trio.inputs import NETWORK_FIELDS
 from panic_trio.models import all_models, find_model, network_problem
 from panic_trio.models.validation import compatible_next
 from panic_trio.runs import DEFAULT_PAGE_SIZE, check_page_size
-from panic_trio.web.auth import CSRF_HEADER, csrf_valid, current_user, may_manage
+from panic_trio.web.api_requests import (
+    ApiError,
+    caller,
+    fail,
+    json_object,
+    managed_network,
+    prompting_caller,
+    replace_flag,
+)
+from panic_trio.web.auth import current_user, may_manage
 from panic_trio.web.openapi import OPENAPI
 from panic_trio.web.ratelimit import whole_seconds
 from panic_trio.web.render import model_json
@@ -39,121 +45,9 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 RUN_FIELDS: Final = ("prompt",)
 
 
-class ApiError(Exception):
-    """An error answer: status, JSON body and optional headers."""
-
-    def __init__(
-        self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(body.get("error", "error"))
-        self.status = status
-        self.body = body
-        self.headers = headers or {}
-
-
-def fail(status: int, error: str, message: str, **extra: Any) -> NoReturn:
-    """Raise an :class:`ApiError` with the usual ``error``/``message`` body."""
-    raise ApiError(status, {"error": error, "message": message, **extra})
-
-
 @bp.errorhandler(ApiError)
 async def _api_error(exc: ApiError) -> tuple[Response, int, dict[str, str]]:
     return jsonify(exc.body), exc.status, exc.headers
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who is calling: a user, or an anonymous holder of a terminal token."""
-
-    user: User | None
-    client_key: str
-
-
-async def caller(*, write: bool) -> User:
-    """The authenticated user, or 401/403."""
-    header = request.headers.get("Authorization")
-    if header is not None:
-        scheme, _, key = header.partition(" ")
-        user = None
-        if scheme.lower() == "bearer" and key.strip():
-            user = await web_state().panic.user_for_api_key(key.strip())
-        if user is None:
-            fail(401, "unauthorized", "the API key is not valid")
-        return user
-    user = await current_user()
-    if user is None:
-        fail(401, "unauthorized", "sign in, or send Authorization: Bearer <API key>")
-    if write and not csrf_valid(request.headers.get(CSRF_HEADER)):
-        fail(403, "csrf", f"session writes need the {CSRF_HEADER} header (see <meta csrf-token>)")
-    return user
-
-
-async def managed_network(network_id: int, user: User) -> Network:
-    """The network if ``user`` may manage it; otherwise 404."""
-    try:
-        network = await web_state().panic.get_network(network_id)
-    except NotFound:
-        network = None
-    if network is None or not may_manage(user, network):
-        fail(404, "not_found", f"no network with id {network_id}")
-    return network
-
-
-def _replace_flag() -> bool:
-    """``?replace=true``: stop the current run and start in one step (owners only)."""
-    value = request.args.get("replace", "false").lower()
-    if value not in ("true", "false", "1", "0"):
-        fail(400, "bad_request", "replace must be true or false")
-    return value in ("true", "1")
-
-
-async def _prompting_caller(network_id: int, *, replace: bool = False) -> Caller:
-    token = request.args.get("token")
-    if replace and (request.headers.get("Authorization") is None and token is not None):
-        fail(403, "forbidden", "only the network's owner may replace a run")
-    if request.headers.get("Authorization") is None and token is not None:
-        try:
-            network = await web_state().panic.get_network(network_id)
-        except NotFound:
-            fail(404, "not_found", f"no network with id {network_id}")
-        check = web_state().tokens.check(token, network)
-        if check != "ok":
-            fail(401, "invalid_token", f"the terminal token is {check.replace('_', ' ')}")
-        return Caller(None, f"ip:{request.remote_addr}")
-    user = await caller(write=True)
-    await managed_network(network_id, user)
-    return Caller(user, f"user:{user.id}")
-
-
-async def _json_object(allowed: Collection[str]) -> dict[str, Any]:
-    """The body as a JSON object with no field outside ``allowed`` (else 400 or 422).
-
-    An unknown field is refused, not ignored: a typo would silently do
-    nothing, and a field passed on as a keyword argument was a 500.
-    """
-    body = await _any_json_object()
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        fail(
-            422,
-            "unknown_field",
-            f"unknown field {unknown[0]!r} (known: {', '.join(sorted(allowed))})",
-            field=unknown[0],
-        )
-    return body
-
-
-async def _any_json_object() -> dict[str, Any]:
-    # Parse the bytes ourselves: Quart's get_json decodes them as UTF-8 first
-    # and lets a UnicodeDecodeError escape (a 500) for a body that is not.
-    raw = await request.get_data(as_text=False)
-    try:
-        body = json.loads(raw)
-    except ValueError:  # not JSON, or not text at all (UnicodeDecodeError)
-        body = None
-    if not isinstance(body, dict):
-        fail(400, "bad_request", "the body must be a JSON object")
-    return body
 
 
 @bp.post("/networks/<id:network_id>/runs")
@@ -164,9 +58,9 @@ async def start_run(network_id: int) -> Any:
     active run is stopped and the new one started in one step, lockout or not.
     """
     state = web_state()
-    replace = _replace_flag()
-    who = await _prompting_caller(network_id, replace=replace)
-    body = await _json_object(RUN_FIELDS)
+    replace = replace_flag()
+    who = await prompting_caller(network_id, replace=replace)
+    body = await json_object(RUN_FIELDS)
     wait = state.prompt_limiter.hit(who.client_key)
     if wait > 0:
         seconds = whole_seconds(wait)
@@ -238,7 +132,7 @@ async def list_networks() -> Any:
 async def create_network() -> Any:
     """Create a network owned by the caller."""
     user = await caller(write=True)
-    body = await _json_object(NETWORK_FIELDS)
+    body = await json_object(NETWORK_FIELDS)
     try:
         network = await web_state().panic.create_network(
             user.id,
@@ -268,7 +162,7 @@ async def update_network(network_id: int) -> Any:
     """Change name, description, models, lockout or caps; all or nothing."""
     user = await caller(write=True)
     await managed_network(network_id, user)
-    body = await _json_object(NETWORK_FIELDS)
+    body = await json_object(NETWORK_FIELDS)
     try:
         network = await web_state().panic.update_network(network_id, **body)
     except InvalidInput as exc:
