@@ -34,11 +34,11 @@ from quart_trio import QuartTrio
 
 from panic_trio.domain import Network, User
 from panic_trio.errors import ConfigError
+from panic_trio.installations import Installation
 from panic_trio.operations import Alerts, Backups, Metrics, open_error_reports
 from panic_trio.panic import Panic, open_panic
 from panic_trio.security.tokens import load_secret_key
 from panic_trio.settings import Settings
-from panic_trio.store.installations import Installation
 from panic_trio.web import create_app
 from panic_trio.web.live import GOODBYE_SECONDS  # how long sockets get to close with 1001
 from panic_trio.web.state import EXTENSION, SocketRegistry, WebState
@@ -75,7 +75,7 @@ def hypercorn_config(settings: Settings) -> Config:
 
 async def create_demo_installation(panic: Panic, network: Network) -> Installation:
     """Hook for ``--demo``: an installation with a grid and a single watcher."""
-    return await panic.create_installation(
+    return await panic.installations.create(
         network.id,
         "Demo gallery",
         [

@@ -27,13 +27,12 @@ from panic_trio.domain import (
     RunnerStatus,
     User,
 )
-from panic_trio.engine import Engine, open_engine
-from panic_trio.engine.boards import Boards
+from panic_trio.engine import NO_HOOKS, Engine, open_engine
 from panic_trio.errors import ArchiveError, InvalidInput, NotFound
 from panic_trio.events import EventBus, Subscription
 from panic_trio.export import RunExporter, prepare_export
 from panic_trio.inputs import check_email, check_network_fields
-from panic_trio.installations import InstallationMethods, vestaboard_dispatcher
+from panic_trio.installations import Installations, vestaboard_dispatcher
 from panic_trio.local_media import LocalMedia
 from panic_trio.models.prices import load_prices
 from panic_trio.platform_tokens import TokenMethods
@@ -49,8 +48,11 @@ from panic_trio.store import networks as network_queries
 from panic_trio.store.store import Store, open_store
 
 
-class Panic(InstallationMethods, RunMethods, TokenMethods):
+class Panic(RunMethods, TokenMethods):
     """Users, networks and runs. Every ``async`` method is a checkpoint.
+
+    Installations and their screens are a part of their own:
+    ``panic.installations`` (:class:`~panic_trio.installations.Installations`).
 
     Obtain one with :func:`open_panic`; do not construct it directly.
     """
@@ -63,7 +65,7 @@ class Panic(InstallationMethods, RunMethods, TokenMethods):
         platforms: Platforms,
         cipher: tokens.TokenCipher,
         archive: Archiver | None = None,
-        boards: Boards | None = None,
+        installations: Installations | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -71,9 +73,8 @@ class Panic(InstallationMethods, RunMethods, TokenMethods):
         self.events = engine.events
         self.platforms = platforms
         self.archive = archive
-        self.boards = boards
+        self.installations = installations or Installations(store)
         self._cipher = cipher
-        self._installation_changes = {}
         self.spending = SpendingReport(store, settings, engine.prices, engine.status)
         self._deletions: dict[int, trio.Event] = {}
         self._crypto = ThreadSeam("password-hashing", 2, inline=store.writes.inline)
@@ -223,7 +224,7 @@ class Panic(InstallationMethods, RunMethods, TokenMethods):
         await self.get_network(network_id)
         await self.engine.forget(network_id)
         await self.store.delete_network(network_id)
-        self._changed(None)  # its installations went with it
+        self.installations.network_deleted()  # its installations went with it
         deleted = self._deletions.pop(network_id, None)
         if deleted is not None:
             deleted.set()
@@ -361,9 +362,10 @@ async def open_panic(
                 tokens=token_for,
                 invoke=invoke_with_policy,
                 on_completed=archive.submit,
-                boards=boards,
+                hooks=NO_HOOKS if boards is None else boards,
                 prices=prices,
                 events=events,
             ) as engine,
         ):
-            yield Panic(settings, store, engine, resolved, cipher, archive, boards)
+            installations = Installations(store, boards)
+            yield Panic(settings, store, engine, resolved, cipher, archive, installations)

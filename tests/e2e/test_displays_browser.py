@@ -107,7 +107,7 @@ async def _seed(settings: Settings) -> dict[str, Any]:
     async with open_panic(settings) as panic:
         owner = await panic.create_user("tv@example.org", PASSWORD)
         network = await panic.create_network(owner.id, "Echo", models=["dummy-t2t"])
-        installation = await panic.create_installation(
+        installation = await panic.installations.create(
             network.id,
             "Gallery",
             [

@@ -50,7 +50,7 @@ async def _seed(settings: Settings) -> dict[str, Any]:
         owner = await panic.create_user("show@example.org", PASSWORD)
         await panic.create_user("boss@example.org", PASSWORD, admin=True)
         network = await panic.create_network(owner.id, "Four", models=FOUR, lockout_seconds=3)
-        installation = await panic.create_installation(
+        installation = await panic.installations.create(
             network.id,
             "Gallery",
             [

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from panic_trio.domain import Invocation, InvocationState
 from panic_trio.errors import InvalidWatcher
-from panic_trio.watchers import (
+from panic_trio.installations.watchers import (
     BOARDS,
     Watcher,
     check_unique_names,

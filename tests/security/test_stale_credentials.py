@@ -149,18 +149,18 @@ async def test_a_deleted_installations_display_link_never_shows_a_newer_one(
 ) -> None:
     with trio.fail_after(TIMEOUT):
         panic = world.panic
-        mine = await panic.create_installation(world.network.id, "A's screens", [WALL])
+        mine = await panic.installations.create(world.network.id, "A's screens", [WALL])
         link = f"/i/{mine.public_id}/wall"
         assert (await client(world).get(link)).status_code == 200
         await panic.delete_network(world.network.id)
         theirs_net = await panic.create_network(world.other.id, "B's", models=["dummy-t2t"])
-        theirs = await panic.create_installation(theirs_net.id, "B's screens", [WALL])
+        theirs = await panic.installations.create(theirs_net.id, "B's screens", [WALL])
         assert theirs.id != mine.id
         await reuse_id(
             world, "installations", mine.id, network_id=theirs_net.id, name="B's too",
             watchers=[WALL],
         )  # fmt: skip
-        assert (await panic.get_installation(mine.id)).name == "B's too"
+        assert (await panic.installations.get(mine.id)).name == "B's too"
         # the link, a bare id, and ids that only str.isdigit() takes for digits (were a 500)
         for stale in (link, f"/i/{mine.id}/wall", "/i/%C2%B2-1/wall", "/i/1%D9%A3-1/wall"):
             assert (await client(world).get(stale)).status_code == 404, stale
@@ -168,5 +168,5 @@ async def test_a_deleted_installations_display_link_never_shows_a_newer_one(
             with pytest.raises(WebsocketResponseError) as refused:
                 await ws.receive()
         assert refused.value.response.status_code == 404
-        fresh = await panic.get_installation(mine.id)
+        fresh = await panic.installations.get(mine.id)
         assert (await client(world).get(f"/i/{fresh.public_id}/wall")).status_code == 200

@@ -36,7 +36,7 @@ def slots(frame: Message) -> dict[int, int]:
 
 async def test_the_display_page_is_public_full_screen_and_scriptless_inline(world: World) -> None:
     with trio.fail_after(TIMEOUT):
-        made = await world.panic.create_installation(world.network.id, "Gallery", [GRID, SPOT])
+        made = await world.panic.installations.create(world.network.id, "Gallery", [GRID, SPOT])
         page = await client(world).get(f"/i/{made.public_id}/wall")
         html = await text_of(page)
         assert page.status_code == 200
@@ -58,7 +58,7 @@ async def test_the_display_page_is_public_full_screen_and_scriptless_inline(worl
 
 async def test_a_new_genesis_resets_the_screen_and_a_late_viewer_catches_up(world: World) -> None:
     with trio.fail_after(TIMEOUT):
-        made = await world.panic.create_installation(world.network.id, "Gallery", [GRID, SPOT])
+        made = await world.panic.installations.create(world.network.id, "Gallery", [GRID, SPOT])
         async with client(world).websocket(f"/ws/displays/{made.public_id}/spot") as ws:
             assert await receive(ws) == {"type": "screen", "prompt": None, "tiles": []}
             genesis = await world.panic.start_run(world.network.id, "a *red* balloon")
@@ -79,7 +79,7 @@ async def test_a_new_genesis_resets_the_screen_and_a_late_viewer_catches_up(worl
 
 async def test_frames_follow_the_watcher_rules_and_ignore_archive_rewrites(world: World) -> None:
     with trio.fail_after(TIMEOUT):
-        made = await world.panic.create_installation(world.network.id, "Gallery", [GRID, SPOT])
+        made = await world.panic.installations.create(world.network.id, "Gallery", [GRID, SPOT])
         genesis = await world.panic.start_run(world.network.id, "rules")
         state = cast(WebState, world.app.extensions[EXTENSION])
         grid = DisplaySocket(state, made, made.watchers[0])
@@ -112,7 +112,7 @@ async def test_a_viewer_joining_a_long_run_sees_each_slot_at_once(tmp_path: Path
             app = create_app(panic, settings, secret_key=SECRET)
             owner = await panic.create_user("long@example.org", "correct horse battery")
             network = await panic.create_network(owner.id, "t", models=["dummy-t2t"])
-            made = await panic.create_installation(network.id, "Gallery", [GRID, SPOT])
+            made = await panic.installations.create(network.id, "Gallery", [GRID, SPOT])
             genesis = await panic.start_run(network.id, "go")
             async with panic.watch(network.id) as events:
                 async for e in events:
@@ -134,7 +134,7 @@ async def test_a_viewer_joining_a_long_run_sees_each_slot_at_once(tmp_path: Path
 
 async def test_viewer_counts_are_live_and_for_the_owner_only(world: World) -> None:
     with trio.fail_after(TIMEOUT):
-        made = await world.panic.create_installation(world.network.id, "Gallery", [GRID, SPOT])
+        made = await world.panic.installations.create(world.network.id, "Gallery", [GRID, SPOT])
         owner = await signed_in(world, world.owner)
         other = await signed_in(world, world.other)
         async with owner.websocket(f"/ws/installations/{made.id}/viewers") as counts:
@@ -166,7 +166,7 @@ async def test_a_stopped_step_is_a_neutral_tile_and_a_single_screen_keeps_its_la
     world: World,
 ) -> None:
     with trio.fail_after(TIMEOUT):
-        made = await world.panic.create_installation(world.network.id, "Gallery", [GRID, SPOT])
+        made = await world.panic.installations.create(world.network.id, "Gallery", [GRID, SPOT])
         genesis = await world.panic.start_run(world.network.id, "a quiet end")
         await world.panic.stop_run(world.network.id)
         [stopped] = [

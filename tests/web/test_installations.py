@@ -30,7 +30,7 @@ async def test_the_owner_creates_edits_and_deletes_an_installation(world: World)
         fields = {"name": "Test Installation", "network_id": str(world.network.id)}
         made = await post(owner, "/installations/new", fields)
         assert made.status_code == 303
-        [installation] = await world.panic.list_installations(owner_id=world.owner.id)
+        [installation] = await world.panic.installations.find(owner_id=world.owner.id)
         show = await text_of(await owner.get(made.headers["Location"]))
         assert "Installation created successfully" in show
         assert "No watchers configured. Add one to start displaying invocations." in show
@@ -45,7 +45,7 @@ async def test_the_owner_creates_edits_and_deletes_an_installation(world: World)
         assert "Are you sure?" in confirm
         gone = await post(owner, f"/installations/{installation.id}/delete", {"confirm": "yes"})
         assert gone.status_code == 303
-        assert await world.panic.list_installations(owner_id=world.owner.id) == []
+        assert await world.panic.installations.find(owner_id=world.owner.id) == []
 
 
 async def test_a_blank_name_or_someone_elses_network_is_refused(world: World) -> None:
@@ -60,12 +60,12 @@ async def test_a_blank_name_or_someone_elses_network_is_refused(world: World) ->
                             {"name": "Mine", "network_id": str(theirs.id)})  # fmt: skip
         assert stolen.status_code == 422
         assert "choose one of your networks" in await text_of(stolen)
-        assert await world.panic.list_installations() == []
+        assert await world.panic.installations.find() == []
 
 
 async def test_watchers_are_added_edited_reordered_and_removed(world: World) -> None:
     with trio.fail_after(TIMEOUT):
-        made = await world.panic.create_installation(world.network.id, "Gallery")
+        made = await world.panic.installations.create(world.network.id, "Gallery")
         owner = await signed_in(world, world.owner)
         base = f"/installations/{made.id}"
         form = await text_of(await owner.get(f"{base}/watchers/new"))
@@ -89,14 +89,14 @@ async def test_watchers_are_added_edited_reordered_and_removed(world: World) -> 
         assert "Panic 1 - every 2nd, offset 0" in page
         assert f"View display (/i/{made.public_id}/main-grid) →" in page
         assert page.count("0 viewers") == 4
-        installation = await world.panic.get_installation(made.id)
+        installation = await world.panic.installations.get(made.id)
         assert installation.watcher("live-view").show_invoking  # type: ignore[union-attr]
         bigger = {**GRID, "name": "updated-grid", "rows": "3", "columns": "4"}
         edited = await post(owner, f"{base}/watchers/main-grid/edit", bigger)
         assert edited.status_code == 303
         assert "3 \N{MULTIPLICATION SIGN} 4 grid" in await text_of(await owner.get(base))
         await post(owner, f"{base}/watchers/board-1/move", {"direction": "up"})
-        installation = await world.panic.get_installation(made.id)
+        installation = await world.panic.installations.get(made.id)
         assert [w.name for w in installation.watchers] == [
             "updated-grid", "spotlight", "board-1", "live-view"
         ]  # fmt: skip
@@ -111,7 +111,7 @@ async def test_invalid_watchers_show_the_original_messages_and_change_nothing(
     world: World,
 ) -> None:
     with trio.fail_after(TIMEOUT):
-        made = await world.panic.create_installation(world.network.id, "Gallery", [GRID])
+        made = await world.panic.installations.create(world.network.id, "Gallery", [GRID])
         owner = await signed_in(world, world.owner)
         path = f"/installations/{made.id}/watchers/new"
         cases = [
@@ -129,12 +129,12 @@ async def test_invalid_watchers_show_the_original_messages_and_change_nothing(
             response = await post(owner, path, fields)
             assert response.status_code == 422
             assert message in await text_of(response)
-        assert (await world.panic.get_installation(made.id)).watchers == made.watchers
+        assert (await world.panic.installations.get(made.id)).watchers == made.watchers
 
 
 async def test_only_the_network_owner_sees_or_changes_installations(world: World) -> None:
     with trio.fail_after(TIMEOUT):
-        made = await world.panic.create_installation(world.network.id, "Private", [GRID])
+        made = await world.panic.installations.create(world.network.id, "Private", [GRID])
         other = await signed_in(world, world.other)
         assert "Private" not in await text_of(await other.get("/installations"))
         for path in ("", "/edit", "/delete", "/watchers/new", "/watchers/main-grid/edit"):
@@ -142,7 +142,7 @@ async def test_only_the_network_owner_sees_or_changes_installations(world: World
             assert response.status_code == 404, path
         response = await post(other, f"/installations/{made.id}/delete", {"confirm": "yes"})
         assert response.status_code == 404
-        assert await world.panic.get_installation(made.id) == made
+        assert await world.panic.installations.get(made.id) == made
         anonymous = await client(world).get("/installations")
         assert anonymous.status_code == 302
         assert re.search(r"/sign-in", anonymous.headers["Location"])
@@ -164,10 +164,10 @@ async def test_every_signed_in_page_links_to_the_installations(world: World) -> 
 
 async def test_open_screens_reload_when_their_installation_changes(world: World) -> None:
     with trio.fail_after(TIMEOUT):
-        made = await world.panic.create_installation(
+        made = await world.panic.installations.create(
             world.network.id, "Gallery", [{"type": "grid", "name": "wall", "rows": 2, "columns": 2}]
         )
-        other = await world.panic.create_installation(
+        other = await world.panic.installations.create(
             world.network.id,
             "Elsewhere",
             [{"type": "grid", "name": "wall", "rows": 1, "columns": 1}],

@@ -86,7 +86,7 @@ async def test_info_page_and_first_display_frame_do_not_grow_with_the_run(
         for steps in (LONG, SHORT):
             net = await panic.create_network(owner.id, f"{steps}", models=["dummy-t2t"])
             await panic.store.write(seed_run, net.id, steps, panic.store.now())
-            made = await panic.create_installation(net.id, "screens", [WALL, SPOT])
+            made = await panic.installations.create(net.id, "screens", [WALL, SPOT])
             ids[steps] = (net.id, made.public_id)
     async with open_panic(settings) as panic:  # resumes both runs: they are current
         app = create_app(panic, settings, secret_key=SECRET)

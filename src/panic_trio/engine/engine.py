@@ -15,7 +15,7 @@ from datetime import datetime
 import trio
 
 from panic_trio.domain import Invocation, Network, RunnerStatus
-from panic_trio.engine.boards import Boards
+from panic_trio.engine.hooks import NO_HOOKS, RunHooks
 from panic_trio.engine.requests import (
     CompletionHook,
     Invoke,
@@ -197,7 +197,7 @@ async def open_engine(
     invoke: Invoke = _plain_invoke,
     on_completed: CompletionHook = _ignore_completion,
     now: Callable[[], datetime] | None = None,
-    boards: Boards | None = None,
+    hooks: RunHooks = NO_HOOKS,
     prices: PriceTable | None = None,
     events: EventBus | None = None,
 ) -> AsyncIterator[Engine]:
@@ -216,7 +216,7 @@ async def open_engine(
         events=events if events is not None else EventBus(),
         now=now or store.now,
         prices=prices if prices is not None else builtin_prices(),
-        boards=boards,
+        hooks=hooks,
     )
     async with trio.open_nursery() as nursery:
         engine = Engine(deps, nursery)

@@ -15,7 +15,7 @@ import outcome
 import trio
 
 from panic_trio.domain import Invocation, Network
-from panic_trio.engine.boards import Boards, TokenLookup
+from panic_trio.engine.hooks import NO_HOOKS, RunHooks
 from panic_trio.events import EventBus
 from panic_trio.models.prices import PriceTable
 from panic_trio.platforms.base import Call, Platform, Result
@@ -37,6 +37,7 @@ __all__ = [
 
 Invoke = Callable[[Platform, Call], Awaitable[Result]]
 CompletionHook = Callable[[Invocation, Invocation], None]
+TokenLookup = Callable[[int, str], Awaitable[str | None]]
 
 
 class Reply(Generic[T]):
@@ -102,4 +103,4 @@ class RunnerDeps:
     events: EventBus
     now: Callable[[], datetime]
     prices: PriceTable
-    boards: Boards | None = None  # Vestaboard dispatch (engine/boards.py)
+    hooks: RunHooks = NO_HOOKS  # at each step (the installations part's Vestaboards)

@@ -22,8 +22,8 @@ import trio
 
 from panic_trio.domain import Event, Invocation, Network, RunnerState, RunnerStatus
 from panic_trio.engine import schedule
-from panic_trio.engine.boards import RunBoards
 from panic_trio.engine.cycle import run_cycle
+from panic_trio.engine.hooks import StepHooks
 from panic_trio.engine.invoke import call_model
 from panic_trio.engine.requests import Request, Resume, RunnerDeps, Start, Stop
 from panic_trio.engine.spending import RunSpending
@@ -178,7 +178,7 @@ class NetworkRunner:
     async def _run(
         self,
         network: Network,
-        drive: Callable[[RunBoards], Awaitable[None]],
+        drive: Callable[[StepHooks], Awaitable[None]],
         scope: trio.CancelScope,
         done: trio.Event,
     ) -> None:
@@ -186,8 +186,7 @@ class NetworkRunner:
         try:
             with scope:
                 async with trio.open_nursery() as sends:  # board pushes: cancelled with the run
-                    boards = RunBoards(self._deps.boards, sends, network)
-                    await drive(boards)
+                    await drive(self._deps.hooks.for_run(sends, network))
         except Exception as group:
             exc = _sole(group)
             # The runner's boundary: a bug or a store failure ends this run only.
@@ -205,12 +204,12 @@ class NetworkRunner:
         cycle: Sequence[str],
         current: Invocation,
         start_at: float | None,
-        boards: RunBoards,
+        hooks: StepHooks,
         *,
         announce: bool,
     ) -> None:
         store = self._deps.store
-        hold = await boards.announce(current) if announce else None
+        hold = await hooks.announce(current) if announce else None
         if hold is not None:
             start_at = trio.current_time() + hold
         if start_at is not None:
@@ -246,7 +245,7 @@ class NetworkRunner:
                 return
             pauses = 0
             now = trio.current_time()
-            floor = await boards.prepare(current, result.output)
+            floor = await hooks.prepare(current, result.output)
             delay = schedule.next_delay(now - self._genesis_at, self._backoff, floor=floor)
             metadata, cost = self._spending.cost(current.model, result.metadata)
             done, current = await store.complete_and_prepare_next(
@@ -258,7 +257,7 @@ class NetworkRunner:
                 cycle=cycle,
             )
             self._pending = current
-            boards.dispatch(done)
+            hooks.dispatch(done)
             self._deps.on_completed(done, current)
             self._set_status(current=current, next_at=now + delay)
             self._publish(done)

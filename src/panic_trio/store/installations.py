@@ -2,65 +2,28 @@
 
 The watchers of an installation are one JSON array, so every change of the
 list (add, update, remove, reorder) is a read-modify-write inside one
-transaction: two edits can never interleave and lose one another.
+transaction: two edits can never interleave and lose one another. The store
+keeps them as JSON; the installations part owns what they mean (its
+``Installation`` and ``Watcher`` values are built from these rows).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from panic_trio.domain import Invocation
 from panic_trio.errors import NotFound
-from panic_trio.security.tokens import creation_identity
 from panic_trio.store.invocations import invocation_from_row
 from panic_trio.store.schema import installations as _T
 from panic_trio.store.schema import invocations, networks
-from panic_trio.watchers import Watcher, check_unique_names, check_watcher
 
-WatcherEdit = Callable[[list[Watcher]], list[Watcher]]
-
-
-@dataclass(frozen=True, slots=True)
-class Installation:
-    """A named, ordered set of watchers (screens and boards) for one network."""
-
-    id: int
-    network_id: int
-    name: str
-    watchers: tuple[Watcher, ...]
-    created_at: datetime
-    updated_at: datetime
-
-    @property
-    def public_id(self) -> str:
-        """What display links carry: the id bound to this installation's creation."""
-        return creation_identity(self.id, self.created_at)
-
-    def watcher(self, name: str) -> Watcher | None:
-        """The watcher called ``name``, or ``None``."""
-        return next((w for w in self.watchers if w.name == name), None)
-
-
-def installation_from_row(row: Any) -> Installation:
-    """An :class:`Installation` from an ``installations`` row."""
-    return Installation(
-        id=row.id,
-        network_id=row.network_id,
-        name=row.name,
-        watchers=tuple(check_watcher(w) for w in row.watchers),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-def _json(watchers: Sequence[Watcher]) -> list[dict[str, Any]]:
-    check_unique_names(watchers)
-    return [w.to_json() for w in watchers]
+WatchersJson = list[dict[str, Any]]
+WatcherEdit = Callable[[WatchersJson], WatchersJson]
+InstallationRow = Row[Any]
 
 
 def _network_exists(conn: Connection, network_id: int) -> None:
@@ -70,35 +33,34 @@ def _network_exists(conn: Connection, network_id: int) -> None:
 
 
 def insert_installation(
-    conn: Connection, network_id: int, name: str, watchers: Sequence[Watcher], now: datetime
-) -> Installation:
-    """Create an installation (name checked by the caller, watchers here)."""
+    conn: Connection, network_id: int, name: str, watchers: WatchersJson, now: datetime
+) -> InstallationRow:
+    """Create an installation (name and watchers checked by the caller)."""
     _network_exists(conn, network_id)
-    row = conn.execute(
+    return conn.execute(
         insert(_T)
         .values(
             network_id=network_id,
             name=name,
-            watchers=_json(watchers),
+            watchers=watchers,
             created_at=now,
             updated_at=now,
         )
         .returning(_T)
     ).one()
-    return installation_from_row(row)
 
 
-def installation_by_id(conn: Connection, installation_id: int) -> Installation:
-    """The installation, or :class:`NotFound`."""
+def installation_by_id(conn: Connection, installation_id: int) -> InstallationRow:
+    """The installation's row, or :class:`NotFound`."""
     row = conn.execute(select(_T).where(_T.c.id == installation_id)).first()
     if row is None:
         raise NotFound(f"no installation with id {installation_id}")
-    return installation_from_row(row)
+    return row
 
 
 def list_installations(
     conn: Connection, *, owner_id: int | None = None, network_id: int | None = None
-) -> list[Installation]:
+) -> list[InstallationRow]:
     """Installations of one owner's networks and/or of one network, oldest first."""
     query = select(_T).order_by(_T.c.id)
     if owner_id is not None:
@@ -107,12 +69,12 @@ def list_installations(
         )
     if network_id is not None:
         query = query.where(_T.c.network_id == network_id)
-    return [installation_from_row(r) for r in conn.execute(query)]
+    return list(conn.execute(query))
 
 
 def update_installation(
     conn: Connection, installation_id: int, fields: Mapping[str, Any], now: datetime
-) -> Installation:
+) -> InstallationRow:
     """Change ``name`` and/or ``network_id`` (checked by the caller)."""
     if "network_id" in fields:
         _network_exists(conn, fields["network_id"])
@@ -124,25 +86,24 @@ def update_installation(
     ).first()
     if row is None:
         raise NotFound(f"no installation with id {installation_id}")
-    return installation_from_row(row)
+    return row
 
 
 def edit_watchers(
     conn: Connection, installation_id: int, edit: WatcherEdit, now: datetime
-) -> Installation:
+) -> InstallationRow:
     """Replace the watchers with ``edit(current watchers)``, in one transaction.
 
     ``edit`` may raise (for example ``InvalidWatcher``); then nothing changes.
     """
     current = installation_by_id(conn, installation_id)
-    watchers = edit(list(current.watchers))
-    row = conn.execute(
+    watchers = edit([dict(w) for w in current.watchers])
+    return conn.execute(
         update(_T)
         .where(_T.c.id == installation_id)
-        .values(watchers=_json(watchers), updated_at=now)
+        .values(watchers=watchers, updated_at=now)
         .returning(_T)
     ).one()
-    return installation_from_row(row)
 
 
 def delete_installation(conn: Connection, installation_id: int) -> None:
@@ -152,14 +113,12 @@ def delete_installation(conn: Connection, installation_id: int) -> None:
         raise NotFound(f"no installation with id {installation_id}")
 
 
-def vestaboard_watchers(conn: Connection, network_id: int) -> list[Watcher]:
-    """Every vestaboard watcher of the network's installations, in installation order."""
+def vestaboard_watchers(conn: Connection, network_id: int) -> WatchersJson:
+    """Every vestaboard watcher of the network's installations (JSON), in installation order."""
     rows = conn.execute(
         select(_T.c.watchers).where(_T.c.network_id == network_id).order_by(_T.c.id)
     )
-    return [
-        check_watcher(w) for (watchers,) in rows for w in watchers if w.get("type") == "vestaboard"
-    ]
+    return [w for (watchers,) in rows for w in watchers if w.get("type") == "vestaboard"]
 
 
 def record_board_results(

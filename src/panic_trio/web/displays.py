@@ -37,10 +37,10 @@ from quart.typing import ResponseReturnValue
 
 from panic_trio.domain import Event, Invocation
 from panic_trio.errors import NotFound
+from panic_trio.installations import Installation
+from panic_trio.installations.watchers import Watcher, screen, screen_sequences, slot_for
 from panic_trio.security.tokens import identity_row_id
 from panic_trio.store import invocations as invocation_queries
-from panic_trio.store.installations import Installation
-from panic_trio.watchers import Watcher, screen, screen_sequences, slot_for
 from panic_trio.web.auth import current_user
 from panic_trio.web.encoding import dumps
 from panic_trio.web.live import SLOW_CLIENT_SECONDS, open_socket
@@ -123,7 +123,7 @@ async def owned(installation_id: int) -> Installation | None:
         return None
     panic = web_state().panic
     try:
-        installation = await panic.get_installation(installation_id)
+        installation = await panic.installations.get(installation_id)
         network = await panic.get_network(installation.network_id)
     except NotFound:
         return None
@@ -140,7 +140,7 @@ async def _watched(public_id: str, name: str) -> tuple[Installation, Watcher] | 
     if installation_id is None or not 1 <= installation_id < 2**31:
         return None
     try:
-        installation = await web_state().panic.get_installation(installation_id)
+        installation = await web_state().panic.installations.get(installation_id)
     except NotFound:
         return None
     watcher = installation.watcher(name)
@@ -252,7 +252,7 @@ class DisplaySocket:
             await websocket.receive()
 
     async def _reload_on_change(self, scope: trio.CancelScope) -> None:
-        await self.state.panic.installation_changed(self.installation.id)
+        await self.state.panic.installations.changed(self.installation.id)
         await self._send({"type": "reload"})
         scope.cancel(reason="installation changed: the screen reloads")
 

@@ -14,8 +14,8 @@ from quart import Blueprint, flash, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 
 from panic_trio.errors import InvalidInput, InvalidWatcher, NotFound
-from panic_trio.store.installations import Installation
-from panic_trio.watchers import BOARDS, WATCHER_TYPES, watcher_errors
+from panic_trio.installations import Installation
+from panic_trio.installations.watchers import BOARDS, WATCHER_TYPES, watcher_errors
 from panic_trio.web.auth import login_required, signed_in_user
 from panic_trio.web.displays import owned, viewers
 from panic_trio.web.pages import not_found
@@ -56,7 +56,7 @@ async def index() -> ResponseReturnValue:
     """Your installations: name, network, number of watchers."""
     user = await signed_in_user()
     panic = web_state().panic
-    installations = await panic.list_installations(owner_id=user.id)
+    installations = await panic.installations.find(owner_id=user.id)
     networks = {n.id: n for n in await panic.list_networks(user.id)}
     return await render_template(
         "installations.html", installations=installations, networks=networks
@@ -74,7 +74,7 @@ async def create() -> ResponseReturnValue:
     values = {"name": form.get("name", ""), "network_id": form.get("network_id", "")}
     try:
         network = await _own_network(user.id, values["network_id"])
-        made = await web_state().panic.create_installation(network, values["name"])
+        made = await web_state().panic.installations.create(network, values["name"])
     except InvalidInput as exc:
         return await _installation_form(None, status=422, error=exc.message, values=values)
     await flash("Installation created successfully", "info")
@@ -123,7 +123,7 @@ async def edit(installation_id: int) -> ResponseReturnValue:
     values = {"name": form.get("name", ""), "network_id": form.get("network_id", "")}
     try:
         network = await _own_network(user.id, values["network_id"])
-        await web_state().panic.update_installation(
+        await web_state().panic.installations.update(
             installation_id, name=values["name"], network_id=network
         )
     except InvalidInput as exc:
@@ -150,7 +150,7 @@ async def delete(installation_id: int) -> ResponseReturnValue:
             back=url_for("installations.index"),
         )
     with contextlib.suppress(NotFound):  # already gone
-        await web_state().panic.delete_installation(installation_id)
+        await web_state().panic.installations.delete(installation_id)
     await flash(f"Deleted installation {installation.name}", "info")
     return redirect(url_for("installations.index"), 303)
 
@@ -187,9 +187,9 @@ async def _save_watcher(installation: Installation, name: str | None) -> Respons
         if errors:
             raise InvalidWatcher(next(iter(errors.values())))
         if name is None:
-            await panic.add_watcher(installation.id, values)
+            await panic.installations.add_watcher(installation.id, values)
         else:
-            await panic.update_watcher(installation.id, name, values)
+            await panic.installations.update_watcher(installation.id, name, values)
     except InvalidWatcher as exc:
         if not errors:
             errors = {exc.field or "name": exc.message}
@@ -244,7 +244,7 @@ async def delete_watcher(installation_id: int, name: str) -> ResponseReturnValue
             back=url_for("installations.show", installation_id=installation_id),
         )
     with contextlib.suppress(InvalidWatcher):  # already gone
-        await web_state().panic.remove_watcher(installation_id, name)
+        await web_state().panic.installations.remove_watcher(installation_id, name)
     await flash("Watcher removed", "info")
     return _show(installation_id)
 
@@ -261,5 +261,5 @@ async def move_watcher(installation_id: int, name: str) -> ResponseReturnValue:
     target = index - 1 if (await request.form).get("direction") == "up" else index + 1
     if 0 <= target < len(names):
         names[index], names[target] = names[target], names[index]
-        await web_state().panic.reorder_watchers(installation_id, names)
+        await web_state().panic.installations.reorder_watchers(installation_id, names)
     return _show(installation_id)

@@ -14,6 +14,9 @@ Timing (both in Trio time, exact under ``MockClock``): after a step that
 pushed anything, the next invocation waits at least :data:`BOARD_FLOOR`
 seconds; when a board shows the initial prompt, the genesis waits
 :data:`INITIAL_PROMPT_DELAY` seconds before invoking, on every start.
+
+The engine calls this through its ``RunHooks`` protocol (``engine/hooks.py``)
+and never imports it: :class:`Boards` is handed to ``open_engine``.
 """
 
 from __future__ import annotations
@@ -26,11 +29,13 @@ from typing import Final
 import trio
 
 from panic_trio.domain import Invocation, Network
+from panic_trio.engine import StepHooks, TokenLookup
 from panic_trio.errors import PanicError
+from panic_trio.installations.watchers import Watcher, check_watcher, output_text, prompt_text
 from panic_trio.models import find_model
+from panic_trio.platforms.registry import Platforms
 from panic_trio.store import installations as queries
 from panic_trio.store.store import Store
-from panic_trio.watchers import Watcher, output_text, prompt_text
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +45,6 @@ SEND_TIMEOUT: Final = 10.0
 SENT: Final = "sent"
 
 SendText = Callable[[str, str | None, str], Awaitable[str]]
-TokenLookup = Callable[[int, str], Awaitable[str | None]]
 
 
 def token_name(board: str) -> str:
@@ -62,7 +66,7 @@ def texts_by_board(
 
 @dataclass(slots=True)
 class Boards:
-    """The engine's Vestaboard dispatcher, shared by every runner.
+    """The engine's Vestaboard dispatcher, shared by every runner (its ``RunHooks``).
 
     ``send`` is :meth:`VestaboardClient.send_text`; ``tokens`` looks up the
     network owner's decrypted board tokens.
@@ -82,13 +86,18 @@ class Boards:
         """
         cached = self._watchers.get(network_id)
         if cached is None:
-            cached = await self.store.read(queries.vestaboard_watchers, network_id)
+            stored = await self.store.read(queries.vestaboard_watchers, network_id)
+            cached = [check_watcher(w) for w in stored]
             self._watchers[network_id] = cached
         return cached
 
     def forget(self) -> None:
         """Drop the cached watchers (an installation changed)."""
         self._watchers.clear()
+
+    def for_run(self, nursery: trio.Nursery, network: Network) -> StepHooks:
+        """One run's hooks: sends start in ``nursery``, the run's own."""
+        return RunBoards(self, nursery, network)
 
     def start(
         self, nursery: trio.Nursery, network: Network, invocation: Invocation, texts: dict[str, str]
@@ -137,12 +146,9 @@ class Boards:
 
 
 class RunBoards:
-    """One run's view of the dispatcher: the runner's three hooks.
+    """One run's view of the dispatcher: the runner's three step hooks."""
 
-    With no dispatcher (no Vestaboard client) every hook does nothing.
-    """
-
-    def __init__(self, boards: Boards | None, nursery: trio.Nursery, network: Network) -> None:
+    def __init__(self, boards: Boards, nursery: trio.Nursery, network: Network) -> None:
         self._boards = boards
         self._nursery = nursery
         self._network = network
@@ -151,8 +157,6 @@ class RunBoards:
 
     async def announce(self, genesis: Invocation) -> float | None:
         """Send a new run's prompt; the hold before invoking the genesis, or ``None``."""
-        if self._boards is None:
-            return None
         watchers = await self._boards.watchers(self._network.id)
         texts = texts_by_board(watchers, lambda w: prompt_text(w, genesis))
         if texts:
@@ -165,7 +169,7 @@ class RunBoards:
     async def prepare(self, invocation: Invocation, output: str) -> float:
         """Decide what ``invocation``'s output sends; the delay floor that implies."""
         self._texts = {}
-        if self._boards is not None and invocation.sequence_number > 0:
+        if invocation.sequence_number > 0:
             model = find_model(invocation.model)
             kind = "unknown" if model is None else model.output_type
             done = _with_output(invocation, output)
@@ -176,8 +180,6 @@ class RunBoards:
 
     def dispatch(self, done: Invocation) -> None:
         """Start the sends :meth:`prepare` decided on (returns at once)."""
-        if self._boards is None:
-            return
         texts, self._texts = self._texts, {}
         if texts:
             self._boards.start(self._nursery, self._network, done, texts)
@@ -185,3 +187,9 @@ class RunBoards:
 
 def _with_output(invocation: Invocation, output: str) -> Invocation:
     return replace(invocation, output=output, state="completed")
+
+
+def vestaboard_dispatcher(store: Store, platforms: Platforms, tokens: TokenLookup) -> Boards | None:
+    """The engine's Vestaboard dispatcher (``None`` without a client)."""
+    client = platforms.vestaboard
+    return None if client is None else Boards(store, client.send_text, tokens)

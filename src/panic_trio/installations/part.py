@@ -1,42 +1,45 @@
-"""Installations and their watchers, as methods of :class:`~panic_trio.panic.Panic`.
+"""The installations part: installations, their watchers, and the screens' wake-ups.
 
-Kept apart from the accounts, networks and runs of ``panic.py``; every write
-here tells the engine's Vestaboard dispatcher to forget the watchers it
-cached, so an edit applies at the next step of a run, and wakes whoever waits
-in :meth:`InstallationMethods.installation_changed` (the screens, which
-reload).
+``Panic`` composes one :class:`Installations` (``panic.installations``). Every
+write tells the Vestaboard dispatcher to forget the watchers it cached, so an
+edit applies at the next step of a run, and wakes whoever waits in
+:meth:`Installations.changed` (the screens, which reload).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 import trio
 
-from panic_trio.engine.boards import Boards, TokenLookup
 from panic_trio.errors import InvalidInput, InvalidWatcher
-from panic_trio.platforms.registry import Platforms
-from panic_trio.store import installations as installation_queries
-from panic_trio.store.installations import Installation
+from panic_trio.installations.boards import Boards
+from panic_trio.installations.installation import (
+    Installation,
+    installation_from_row,
+    watchers_json,
+)
+from panic_trio.installations.watchers import Watcher, check_watcher
+from panic_trio.store import installations as queries
 from panic_trio.store.store import Store
-from panic_trio.watchers import Watcher, check_watcher
 
 MAX_INSTALLATION_NAME_CHARS: Final = 200
 
 
-class InstallationMethods:
-    """The installation half of the embedding API (mixed into ``Panic``)."""
+class Installations:
+    """Installations and watchers of every network (the part's embedding API)."""
 
-    store: Store
-    boards: Boards | None
-    _installation_changes: dict[int, trio.Event]  # set up by Panic
+    def __init__(self, store: Store, boards: Boards | None = None) -> None:
+        self._store = store
+        self._boards = boards
+        self._changes: dict[int, trio.Event] = {}
 
-    async def installation_changed(self, installation_id: int) -> None:
+    async def changed(self, installation_id: int) -> None:
         """Return the next time the installation or its watchers change, or it is deleted."""
-        await self._installation_changes.setdefault(installation_id, trio.Event()).wait()
+        await self._changes.setdefault(installation_id, trio.Event()).wait()
 
-    async def create_installation(
+    async def create(
         self, network_id: int, name: str, watchers: Iterable[Mapping[str, Any] | Watcher] = ()
     ) -> Installation:
         """Create an installation of a network, with optional watchers.
@@ -46,30 +49,32 @@ class InstallationMethods:
             InvalidWatcher: a watcher is invalid or two share a name.
             NotFound: no such network.
         """
-        checked = [_as_watcher(w) for w in watchers]
-        created = await self.store.write(
-            installation_queries.insert_installation,
+        checked = watchers_json([_as_watcher(w) for w in watchers])
+        created = await self._store.write(
+            queries.insert_installation,
             network_id,
             _installation_name(name),
             checked,
-            self.store.now(),
+            self._store.now(),
         )
         self._changed(created.id)
-        return created
+        return installation_from_row(created)
 
-    async def get_installation(self, installation_id: int) -> Installation:
+    async def get(self, installation_id: int) -> Installation:
         """The installation, or :class:`NotFound`."""
-        return await self.store.read(installation_queries.installation_by_id, installation_id)
+        row = await self._store.read(queries.installation_by_id, installation_id)
+        return installation_from_row(row)
 
-    async def list_installations(
+    async def find(
         self, *, owner_id: int | None = None, network_id: int | None = None
     ) -> list[Installation]:
         """Installations of one owner's networks and/or one network, oldest first."""
-        return await self.store.read(
-            installation_queries.list_installations, owner_id=owner_id, network_id=network_id
+        rows = await self._store.read(
+            queries.list_installations, owner_id=owner_id, network_id=network_id
         )
+        return [installation_from_row(r) for r in rows]
 
-    async def update_installation(
+    async def update(
         self, installation_id: int, *, name: str | None = None, network_id: int | None = None
     ) -> Installation:
         """Rename an installation or move it to another network."""
@@ -79,17 +84,21 @@ class InstallationMethods:
         if network_id is not None:
             fields["network_id"] = network_id
         if not fields:
-            return await self.get_installation(installation_id)
-        updated = await self.store.write(
-            installation_queries.update_installation, installation_id, fields, self.store.now()
+            return await self.get(installation_id)
+        updated = await self._store.write(
+            queries.update_installation, installation_id, fields, self._store.now()
         )
         self._changed(installation_id)
-        return updated
+        return installation_from_row(updated)
 
-    async def delete_installation(self, installation_id: int) -> None:
+    async def delete(self, installation_id: int) -> None:
         """Delete an installation (its screens show nothing new afterwards)."""
-        await self.store.write(installation_queries.delete_installation, installation_id)
+        await self._store.write(queries.delete_installation, installation_id)
         self._changed(installation_id)
+
+    def network_deleted(self) -> None:
+        """A network went, and its installations with it: forget and wake everything."""
+        self._changed(None)
 
     async def add_watcher(
         self, installation_id: int, watcher: Mapping[str, Any] | Watcher
@@ -130,21 +139,24 @@ class InstallationMethods:
         return await self._edit_watchers(installation_id, edit)
 
     async def _edit_watchers(
-        self, installation_id: int, edit: installation_queries.WatcherEdit
+        self, installation_id: int, edit: Callable[[list[Watcher]], list[Watcher]]
     ) -> Installation:
-        edited = await self.store.write(
-            installation_queries.edit_watchers, installation_id, edit, self.store.now()
+        def stored_edit(stored: queries.WatchersJson) -> queries.WatchersJson:
+            return watchers_json(edit([check_watcher(w) for w in stored]))
+
+        edited = await self._store.write(
+            queries.edit_watchers, installation_id, stored_edit, self._store.now()
         )
         self._changed(installation_id)
-        return edited
+        return installation_from_row(edited)
 
     def _changed(self, installation_id: int | None) -> None:
         """Boards forget their cached watchers; waiters wake (``None``: every installation)."""
-        if self.boards is not None:
-            self.boards.forget()
-        ids = list(self._installation_changes) if installation_id is None else [installation_id]
+        if self._boards is not None:
+            self._boards.forget()
+        ids = list(self._changes) if installation_id is None else [installation_id]
         for changed in ids:
-            waiting = self._installation_changes.pop(changed, None)
+            waiting = self._changes.pop(changed, None)
             if waiting is not None:
                 waiting.set()
 
@@ -160,12 +172,6 @@ def _watcher_index(watchers: Sequence[Watcher], name: str) -> int:
         if watcher.name == name:
             return index
     raise InvalidWatcher(f"watcher with name '{name}' not found", field="name")
-
-
-def vestaboard_dispatcher(store: Store, platforms: Platforms, tokens: TokenLookup) -> Boards | None:
-    """The engine's Vestaboard dispatcher (``None`` without a client)."""
-    client = platforms.vestaboard
-    return None if client is None else Boards(store, client.send_text, tokens)
 
 
 def _installation_name(name: str) -> str:

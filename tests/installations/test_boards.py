@@ -18,7 +18,7 @@ from quart import Response
 from panic_trio import Panic, Settings, open_panic
 from panic_trio.blocking import ThreadSeam
 from panic_trio.domain import Network
-from panic_trio.engine.boards import BOARD_FLOOR, INITIAL_PROMPT_DELAY
+from panic_trio.installations.boards import BOARD_FLOOR, INITIAL_PROMPT_DELAY
 from panic_trio.platforms.dummy import DummyPlatform
 from tests.engine.scripted import ScriptedPlatform
 from tests.fakes.server import Recorded
@@ -98,8 +98,8 @@ async def network_with_boards(
             await panic.set_platform_token(owner.id, f"vestaboard_{board}", key)
     network = await panic.create_network(owner.id, "boards", models=models, lockout_seconds=30)
     grid = {"type": "grid", "name": "wall", "rows": 2, "columns": 2}
-    await panic.create_installation(network.id, "first", [grid, *watchers[:1]])
-    await panic.create_installation(network.id, "second", list(watchers[1:]))
+    await panic.installations.create(network.id, "first", [grid, *watchers[:1]])
+    await panic.installations.create(network.id, "second", list(watchers[1:]))
     return network
 
 
@@ -275,14 +275,14 @@ async def test_a_board_added_or_removed_mid_run_applies_at_the_next_step(
 ) -> None:
     with trio.fail_after(GUARD):
         network = await network_with_boards(clocked, ["dummy-t2t"])
-        [first, _] = await clocked.list_installations(network_id=network.id)
+        [first, _] = await clocked.installations.find(network_id=network.id)
         genesis = await clocked.start_run(network.id, "quiet at first")
         await trio.sleep(3.5)  # steps at 0, 1, 2, 3: no boards yet
         assert boards.shown == []
-        await clocked.add_watcher(first.id, board("panic_1"))
+        await clocked.installations.add_watcher(first.id, board("panic_1"))
         await trio.sleep(2 * BOARD_FLOOR)
         sent = boards.texts("panic_1")
-        await clocked.remove_watcher(first.id, "panic-1")
+        await clocked.installations.remove_watcher(first.id, "panic-1")
         await trio.sleep(3 * BOARD_FLOOR)
         await clocked.stop_run(network.id)
         run = await clocked.list_run(network.id, genesis.run_number)
