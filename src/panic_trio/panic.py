@@ -46,9 +46,10 @@ from panic_trio.spending import SpendingReport
 from panic_trio.store import accounts
 from panic_trio.store import networks as network_queries
 from panic_trio.store.store import Store, open_store
+from panic_trio.users import UserMethods
 
 
-class Panic(RunMethods, TokenMethods):
+class Panic(RunMethods, TokenMethods, UserMethods):
     """Users, networks and runs. Every ``async`` method is a checkpoint.
 
     Installations and their screens are a part of their own:

@@ -71,9 +71,24 @@ def list_users(conn: Connection) -> list[User]:
     return [_user(r) for r in conn.execute(select(users).order_by(users.c.id))]
 
 
-def set_admin(conn: Connection, user_id: int, admin: bool) -> None:
-    """Grant or revoke admin rights."""
-    conn.execute(update(users).where(users.c.id == user_id).values(admin=admin))
+def set_admin(conn: Connection, user_id: int, admin: bool) -> User:
+    """Grant or revoke admin rights; the last admin keeps theirs.
+
+    The admins' rows are locked first (``FOR UPDATE`` on PostgreSQL; SQLite has
+    one writer), so two admins demoting each other at once cannot leave none.
+    """
+    admins = conn.execute(select(users.c.id).where(users.c.admin).with_for_update()).scalars()
+    if not admin and set(admins) <= {user_id}:
+        raise InvalidInput(
+            "the last admin cannot give up admin rights: make someone else an admin first",
+            field="admin",
+        )
+    row = conn.execute(
+        update(users).where(users.c.id == user_id).values(admin=admin).returning(users)
+    ).first()
+    if row is None:
+        raise NotFound(f"no user with id {user_id}")
+    return _user(row)
 
 
 def _default_token_set(conn: Connection, user_id: int, now: datetime) -> int:

@@ -35,6 +35,7 @@ from panic_trio.web import (
     pages,
     runs,
     terminal,
+    users,
 )
 from panic_trio.web.limits import ClientLimits
 from panic_trio.web.ratelimit import InFlight, RateLimiter
@@ -140,7 +141,7 @@ def create_app(
         exporter.viewers = lambda: sockets.open
     for blueprint in (
         auth.bp, api.bp, live.bp, pages.bp, dashboard.bp, networks.bp, terminal.bp, admin.bp,
-        installations.bp, displays.bp, metrics.bp, runs.bp,
+        installations.bp, displays.bp, metrics.bp, runs.bp, users.bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
     app.jinja_env.filters.update(
