@@ -9,6 +9,7 @@ the next time.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -26,6 +27,7 @@ from panic_trio.domain import (
     Network,
     RunnerStatus,
     User,
+    utc_now,
 )
 from panic_trio.engine import NO_HOOKS, Engine, open_engine
 from panic_trio.errors import ArchiveError, InvalidInput, NotFound
@@ -43,8 +45,9 @@ from panic_trio.runs import RunMethods
 from panic_trio.security import passwords, tokens
 from panic_trio.settings import Settings
 from panic_trio.spending import SpendingReport
-from panic_trio.store import accounts
+from panic_trio.store import accounts, usage
 from panic_trio.store import networks as network_queries
+from panic_trio.store.database import sqlite_path
 from panic_trio.store.store import Store, open_store
 from panic_trio.users import UserMethods
 
@@ -307,12 +310,29 @@ class Panic(RunMethods, TokenMethods, UserMethods):
 
 
 @asynccontextmanager
+async def _runner_lock(settings: Settings, files: ThreadSeam, runs: bool) -> AsyncIterator[None]:
+    """On a SQLite file, be the one process running its networks (see ``store.usage``)."""
+    file = sqlite_path(settings.database_url)
+    if not runs or file is None:
+        yield
+        return
+    since = f"{utc_now():%Y-%m-%d %H:%M:%S} UTC"
+    holder = f"{settings.node}, pid {os.getpid()}, since {since}"
+    handle = await files.run(usage.hold_runner, file, holder)
+    try:
+        yield
+    finally:
+        handle.close()
+
+
+@asynccontextmanager
 async def open_panic(
     settings: Settings | None = None,
     *,
     platforms: Mapping[str, Platform] | None = None,
     inline: bool = False,
     now: Callable[[], datetime] | None = None,
+    runs: bool = True,
 ) -> AsyncIterator[Panic]:
     """Open the store, the platforms and the engine, and give a :class:`Panic`.
 
@@ -323,9 +343,16 @@ async def open_panic(
             deterministic tests with Trio's ``MockClock`` only.
         now: the wall clock for stored times and spending days (tests tie it
             to Trio's clock).
+        runs: ``False`` for programs that only read and edit (the CLI's
+            ``user add``, ``network add``): they neither resume nor start
+            runs, so they may open a database a server is running.
 
     Entering migrates the database and resumes interrupted runs; exiting ends
     every run without failing it.
+
+    Raises:
+        StoreError: with ``runs``, another process already runs this SQLite
+            database (one line naming it).
     """
     settings = settings or Settings.from_env()
     files = ThreadSeam("secret-key-file", 1, inline=inline)
@@ -334,6 +361,7 @@ async def open_panic(
     prices = await files.run(load_prices, settings.prices)
     local_files = LocalMedia.from_settings(settings)  # one resolver: platforms and archive
     async with (
+        _runner_lock(settings, files, runs),  # before migrating: a refused process writes nothing
         open_store(settings.database_url, inline=inline) as store,
         open_platforms(settings, local_files=local_files, inline=inline) as available,
     ):
@@ -366,6 +394,7 @@ async def open_panic(
                 hooks=NO_HOOKS if boards is None else boards,
                 prices=prices,
                 events=events,
+                runs=runs,
             ) as engine,
         ):
             installations = Installations(store, boards)

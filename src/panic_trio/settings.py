@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import socket
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -154,6 +155,9 @@ class Settings:
     max_sockets_per_client: int = 200
     max_requests_per_client: int = 100
     body_timeout: float = 60.0
+    # Several processes on one PostgreSQL (docs/operations.md): who we are, how long a lease lasts.
+    node_name: str | None = None
+    lease_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         if isinstance(self.backoff, str):
@@ -192,6 +196,12 @@ class Settings:
             ) from None
         if self.prices is not None:
             object.__setattr__(self, "prices", Path(self.prices))
+        if not (self.lease_seconds >= 1 and math.isfinite(self.lease_seconds)):
+            raise ConfigError(
+                f"lease_seconds must be a finite number >= 1, not {self.lease_seconds}"
+            )
+        if self.node_name is not None and not (0 < len(self.node_name) <= 100):
+            raise ConfigError("node_name must be 1 to 100 characters")
         if self.platform_retries < 0:
             raise ConfigError("platform_retries must be >= 0")
         if not self.database_url.startswith(("sqlite:", "postgresql")):
@@ -230,6 +240,11 @@ class Settings:
         """The parsed backoff tiers (``backoff`` is always parsed after init)."""
         assert not isinstance(self.backoff, str)
         return self.backoff
+
+    @property
+    def node(self) -> str:
+        """This process's name among several (``node_name``, else ``<host>-<pid>``)."""
+        return self.node_name or f"{socket.gethostname()}-{os.getpid()}"
 
     @property
     def cap_zone(self) -> zoneinfo.ZoneInfo:
@@ -312,4 +327,6 @@ _PARSERS: Final[dict[str, Callable[[str], object]]] = {
     "max_sockets_per_client": _parse_int,
     "max_requests_per_client": _parse_int,
     "body_timeout": _parse_number,
+    "node_name": _optional,
+    "lease_seconds": _parse_number,
 }

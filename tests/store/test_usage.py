@@ -35,3 +35,15 @@ def test_two_stores_may_share_a_database(tmp_path: Path) -> None:
     second = usage.hold_shared(database)
     first.close()
     second.close()
+
+
+def test_a_second_runner_is_refused_with_the_name_of_the_first(tmp_path: Path) -> None:
+    database = tmp_path / "panic.db"
+    first = usage.hold_runner(database, "stage-left, pid 41, since 05:00 UTC")
+    with pytest.raises(StoreError) as refused:
+        usage.hold_runner(database, "stage-right")
+    message = str(refused.value)
+    assert "stage-left, pid 41, since 05:00 UTC" in message
+    assert "\n" not in message
+    first.close()
+    usage.hold_runner(database, "stage-right").close()  # let go: free again

@@ -113,7 +113,7 @@ def _read_password(from_stdin: bool) -> str:
 async def user_add(args: argparse.Namespace, settings: Settings) -> int:
     """Create an account; the password comes from a prompt or stdin."""
     password = await trio.to_thread.run_sync(_read_password, args.password_stdin)
-    async with open_panic(settings) as panic:
+    async with open_panic(settings, runs=False) as panic:
         user = await panic.create_user(args.email, password, admin=args.admin)
     print(f"created {'admin ' if user.admin else ''}user {user.email}")
     print(user.id)
@@ -123,7 +123,7 @@ async def user_add(args: argparse.Namespace, settings: Settings) -> int:
 async def network_add(args: argparse.Namespace, settings: Settings) -> int:
     """Create a network; prints its id alone on the last line."""
     model_ids = [m.strip() for m in args.models.split(",") if m.strip()]
-    async with open_panic(settings) as panic:
+    async with open_panic(settings, runs=False) as panic:
         found = await panic.store.user_credentials(args.owner)
         if found is None:
             raise NotFound(f"no user with email {args.owner}")
@@ -146,7 +146,7 @@ async def network_add(args: argparse.Namespace, settings: Settings) -> int:
 
 async def network_check(args: argparse.Namespace, settings: Settings) -> int:
     """Say whether a network can run: 1 if its cycle is invalid; token warnings on stdout."""
-    async with open_panic(settings) as panic:
+    async with open_panic(settings, runs=False) as panic:
         network = await panic.get_network(args.network_id)
         warnings = await panic.token_warnings(network.owner_id, network.models)
     problem = network_problem(network.models)

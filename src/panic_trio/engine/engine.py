@@ -28,7 +28,7 @@ from panic_trio.engine.requests import (
     TokenLookup,
 )
 from panic_trio.engine.runner import STOPPED, NetworkRunner
-from panic_trio.errors import PanicError, ShuttingDown
+from panic_trio.errors import ConfigError, PanicError, ShuttingDown
 from panic_trio.events import EventBus
 from panic_trio.inputs import check_prompt
 from panic_trio.models import check_network
@@ -52,11 +52,12 @@ def _ignore_completion(done: Invocation, following: Invocation) -> None:
 class Engine:
     """Starts, stops and watches runs. Create it with :func:`open_engine`."""
 
-    def __init__(self, deps: RunnerDeps, nursery: trio.Nursery) -> None:
+    def __init__(self, deps: RunnerDeps, nursery: trio.Nursery, *, runs: bool = True) -> None:
         self._deps = deps
         self._nursery = nursery
         self._runners: dict[int, NetworkRunner] = {}
         self._closing = False
+        self._runs = runs
 
     @property
     def prices(self) -> PriceTable:
@@ -91,6 +92,8 @@ class Engine:
             LockedOut: a run is active and inside its lockout.
         """
         check_prompt(prompt)
+        if not self._runs:
+            raise ConfigError("this program opened the database without runs: it cannot start one")
         if self._closing:
             raise ShuttingDown("the server is shutting down: try again in a moment")
         network = await self._deps.store.get_network(network_id)
@@ -200,11 +203,14 @@ async def open_engine(
     hooks: RunHooks = NO_HOOKS,
     prices: PriceTable | None = None,
     events: EventBus | None = None,
+    runs: bool = True,
 ) -> AsyncIterator[Engine]:
     """Run the engine; entering recovers interrupted runs, exiting ends all runs.
 
     On exit, active runs are shut down without being failed: with
-    ``resume_runs`` they continue when the engine next opens.
+    ``resume_runs`` they continue when the engine next opens. With ``runs``
+    false the engine neither recovers nor starts runs (a program that only
+    edits a database another process runs).
     """
     deps = RunnerDeps(
         store=store,
@@ -219,8 +225,9 @@ async def open_engine(
         hooks=hooks,
     )
     async with trio.open_nursery() as nursery:
-        engine = Engine(deps, nursery)
-        await engine.recover()
+        engine = Engine(deps, nursery, runs=runs)
+        if runs:
+            await engine.recover()
         try:
             yield engine
         finally:

@@ -2,8 +2,12 @@
 
 Every open store holds a shared ``flock`` on ``<database>.lock``; a restore
 needs the exclusive lock, so it cannot replace a file a server is using, and
-a server cannot open a file while a restore writes it. The kernel releases
-the lock when a process dies, so a crash never leaves a stale lock behind.
+a server cannot open a file while a restore writes it. The process that runs
+networks (``serve``, ``run``, an embedding program) also holds an exclusive
+``flock`` on ``<database>.runner`` with its name written inside: SQLite has
+one writer, so a second runner would double every run, and it is refused with
+that name instead. The kernel releases the locks when a process dies, so a
+crash never leaves a stale lock behind.
 """
 
 from __future__ import annotations
@@ -22,8 +26,13 @@ def lock_file(database: Path) -> Path:
     return database.with_name(database.name + ".lock")
 
 
-def _locked(database: Path, mode: int) -> IO[bytes] | None:
-    handle = open(lock_file(database), "ab")  # noqa: SIM115 (held open while the store is)
+def runner_file(database: Path) -> Path:
+    """The file whose exclusive lock says which process runs the networks."""
+    return database.with_name(database.name + ".runner")
+
+
+def _locked(database: Path, mode: int, file: Path | None = None) -> IO[bytes] | None:
+    handle = open(file or lock_file(database), "ab")  # noqa: SIM115 (held open while the store is)
     try:
         fcntl.flock(handle.fileno(), mode | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -60,3 +69,30 @@ def exclusive(database: Path) -> Iterator[None]:
         )
     with handle:
         yield
+
+
+def hold_runner(database: Path, holder: str) -> IO[bytes]:
+    """Become the one process that runs this database's networks (close the handle to let go).
+
+    ``holder`` (the node name, the command, since when) is written in the
+    file, so a refused process can say who is running.
+
+    Raises:
+        StoreError: another process runs them (one line naming it).
+    """
+    file = runner_file(database)
+    database.parent.mkdir(parents=True, exist_ok=True)
+    handle = _locked(database, fcntl.LOCK_EX, file)
+    if handle is None:
+        try:
+            other = file.read_text(encoding="utf-8", errors="replace").strip() or "unknown"
+        except OSError:
+            other = "unknown"
+        raise StoreError(
+            f"{database} is already run by another process ({other}): SQLite runs one process; "
+            "stop that one first, or use PostgreSQL for several"
+        )
+    handle.truncate(0)
+    handle.write(holder.encode())
+    handle.flush()
+    return handle
