@@ -6,9 +6,16 @@ from datetime import timedelta
 
 import pytest
 
-from panic_trio.domain import Network, RunnerStatus, utc_now
+from panic_trio.domain import Invocation, Network, RunnerStatus, utc_now
 from panic_trio.web.ratelimit import RateLimiter, whole_seconds
-from panic_trio.web.render import markdown, media_src, seconds_until, status_label
+from panic_trio.web.render import (
+    age_words,
+    markdown,
+    media_src,
+    run_age,
+    seconds_until,
+    status_label,
+)
 from panic_trio.web.terminal_tokens import TerminalTokens
 from tests.web.conftest import FakeClock
 
@@ -127,3 +134,20 @@ def test_status_labels() -> None:
         "Waiting: next invocation in 5 s"
     )
     assert seconds_until(utc_now() - timedelta(seconds=3)) == 0
+
+
+def test_age_words_are_the_originals() -> None:
+    assert [age_words(s) for s in (0, 42.9, 60, 185, 3599, 3600, 7620, -3)] == [
+        "0s", "42s", "1m 0s", "3m 5s", "59m 59s", "1h 0m", "2h 7m", "0s",
+    ]  # fmt: skip
+
+
+def test_run_age_counts_from_the_genesis_while_a_run_is_active() -> None:
+    now = utc_now()
+    genesis = Invocation(
+        1, 1, 1, 0, "dummy-t2t", "hi", None, "completed", {}, now - timedelta(seconds=65), now
+    )
+    assert run_age(RunnerStatus(state="waiting", genesis=genesis), now) == "1m 5s"
+    assert run_age(RunnerStatus(state="invoking", genesis=genesis), now) == "1m 5s"
+    assert run_age(RunnerStatus(state="failed", genesis=genesis), now) == ""
+    assert run_age(RunnerStatus(), now) == ""

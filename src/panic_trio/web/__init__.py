@@ -39,7 +39,15 @@ from panic_trio.web import (
 )
 from panic_trio.web.limits import ClientLimits
 from panic_trio.web.ratelimit import InFlight, RateLimiter
-from panic_trio.web.render import cap_usd, markdown, media_src, model_label, spent, usd
+from panic_trio.web.render import (
+    cap_usd,
+    markdown,
+    media_src,
+    model_label,
+    run_age,
+    spent,
+    usd,
+)
 from panic_trio.web.run_links import RunLinks
 from panic_trio.web.security import add_security_headers
 from panic_trio.web.state import EXTENSION, WebState
@@ -151,6 +159,7 @@ def create_app(
         usd=usd,
         cap=cap_usd,
         spent=spent,
+        run_age=run_age,
     )
     app.jinja_env.globals.update(csrf_token=auth.csrf_token)
 

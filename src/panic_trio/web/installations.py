@@ -53,13 +53,17 @@ async def _installation_form(
 @bp.get("/installations/")
 @login_required
 async def index() -> ResponseReturnValue:
-    """Your installations: name, network, number of watchers."""
+    """Your installations: name, network, number of watchers (``?network_id=`` one network's)."""
     user = await signed_in_user()
     panic = web_state().panic
-    installations = await panic.installations.find(owner_id=user.id)
     networks = {n.id: n for n in await panic.list_networks(user.id)}
+    only = request.args.get("network_id", type=int)
+    shown = networks.get(only) if only is not None else None
+    installations = await panic.installations.find(
+        owner_id=user.id, network_id=shown.id if shown else None
+    )
     return await render_template(
-        "installations.html", installations=installations, networks=networks
+        "installations.html", installations=installations, networks=networks, only=shown
     )
 
 
@@ -67,8 +71,10 @@ async def index() -> ResponseReturnValue:
 @login_required
 async def create() -> ResponseReturnValue:
     """Ask for a name and one of your networks, then create the installation."""
-    if request.method == "GET":
-        return await _installation_form(None)
+    if request.method == "GET":  # the control panel's link names its network
+        return await _installation_form(
+            None, values={"network_id": request.args.get("network_id", "")}
+        )
     user = await signed_in_user()
     form = await request.form
     values = {"name": form.get("name", ""), "network_id": form.get("network_id", "")}

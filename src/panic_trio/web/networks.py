@@ -94,8 +94,10 @@ async def _render_panel(
         network, keep=GRID_SLOTS, public=False, lockout_seconds=network.lockout_seconds
     )
     status = web_state().panic.status(network.id)
+    installations = await web_state().panic.installations.find(network_id=network.id)
     page = await render_template(
         "network.html",
+        installations=installations,
         network=network,
         spend=await web_state().panic.spending.network(network),
         status=status,

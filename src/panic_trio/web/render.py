@@ -132,6 +132,29 @@ def spent(window: Mapping[str, Any] | None) -> str:
     return text
 
 
+def age_words(seconds: float) -> str:
+    """A duration as the runner status shows it: ``42s``, ``3m 5s``, ``2h 7m`` (the original's)."""
+    whole = max(0, int(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m {secs}s"
+    return f"{secs}s"
+
+
+def run_age(status: RunnerStatus, now: datetime | None = None) -> str:
+    """How long the active run has gone (since its genesis), or ``""`` when none is active.
+
+    The genesis's insert time is the run's start even across restarts, so a
+    resumed run shows its whole age, not the time since the server came back.
+    """
+    if not status.active or status.genesis is None:
+        return ""
+    return age_words(((now or utc_now()) - status.genesis.inserted_at).total_seconds())
+
+
 def status_label(status: RunnerStatus) -> str:
     """A runner status in words, as the control panel first renders it."""
     if status.state == "failed":

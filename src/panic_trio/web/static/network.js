@@ -14,6 +14,13 @@ const grid = new Display(document.getElementById("grid"),
                          { mode: "grid", slots: 6, reasons: true },  // the owner's page
                          data.catalog, data.base_url);
 const showGenesis = (genesis) => { if (genesis) lastPrompt.textContent = genesis.input; };
+const stopButton = document.getElementById("stop-button");
+// Stop is offered only while a run is going: an idle network has nothing to stop.
+const showStoppable = (state) => {
+  const active = state === "invoking" || state === "waiting";
+  stopButton.disabled = !active;
+  stopButton.title = active ? "" : "Nothing is running";
+};
 
 grid.adopt(data.status.genesis);  // first: a long run's tail may not include its genesis
 for (const invocation of data.invocations) grid.show(invocation);
@@ -22,6 +29,7 @@ const cycleNote = setupCycleNote(document.getElementById("cycle-note"), data);
 setupEditor(document.getElementById("model-editor"), data, { onSaved: cycleNote.saved });
 const status = setupStatus(document.getElementById("runner-status"), offset);
 status.update(data.status);
+showStoppable(data.status.state);
 const ring = setupRing(document.getElementById("network-ring"), data);
 
 const terminal = setupTerminal(document.querySelector("[data-terminal]"), data, offset,
@@ -32,6 +40,7 @@ terminal.attach(connect(`/ws/networks/${data.network_id}`, {
   onMessage: (message) => {
     if (message.type === "status") {
       status.update(message.status);
+      showStoppable(message.status.state);
       ring.status(message.status);
       cycleNote.status(message.status);
       terminal.status(message.status);

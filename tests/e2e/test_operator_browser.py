@@ -1,0 +1,273 @@
+"""Browser tests of the operator's pages: the control panel's installations,
+run age, Stop and lockout, and every operator page on a phone.
+
+The server runs ``app.serve`` in a thread with its own ``trio.run``;
+Playwright's sync API drives Debian chromium. Every wait is a Playwright wait.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import httpx
+import pytest
+import trio
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from panic_trio import app
+from panic_trio.panic import open_panic
+from tests.e2e.conftest import PASSWORD, live_settings
+from tests.e2e.test_browser import ARGS, CHROMIUM, WAIT_MS
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs Debian's chromium"),
+]
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1920, "height": 1080}
+
+
+@dataclass
+class Live:
+    """The running server and what was seeded into it."""
+
+    url: str
+    owner_key: str
+    admin_key: str
+    network_id: int
+    bare_id: int
+    installation_id: int
+
+
+async def _seed(settings: Any) -> dict[str, Any]:
+    async with open_panic(settings) as panic:
+        owner = await panic.create_user("owner@example.org", PASSWORD)
+        admin = await panic.create_user("admin@example.org", PASSWORD, admin=True)
+        network = await panic.create_network(
+            owner.id,
+            "Night loop",
+            models=["dummy-t2i", "dummy-i2t"],
+            description="A **dummy** network: text → image → text.",
+            lockout_seconds=7,
+        )
+        bare = await panic.create_network(owner.id, "Bare", models=["dummy-t2t"])
+        foyer = await panic.installations.create(
+            network.id,
+            "Foyer",
+            [
+                {"type": "grid", "name": "wall", "rows": 2, "columns": 3},
+                {"type": "single", "name": "tv", "stride": 1, "offset": 0},
+            ],
+        )
+        return {
+            "network_id": network.id,
+            "bare_id": bare.id,
+            "installation_id": foyer.id,
+            "owner_key": await panic.create_api_key(owner.id, "browser tests"),
+            "admin_key": await panic.create_api_key(admin.id, "browser tests"),
+        }
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    settings = live_settings(tmp_path_factory.mktemp("operator"), backoff="inf:1")
+    seeded = trio.run(_seed, settings)
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def main() -> None:
+        box["stop"] = stop = trio.Event()
+        box["token"] = trio.lowlevel.current_trio_token()
+        async with trio.open_nursery() as nursery:
+            box["urls"] = await nursery.start(
+                partial(app.serve, settings, shutdown_trigger=stop.wait)
+            )
+            ready.set()
+
+    thread = threading.Thread(target=trio.run, args=(main,), daemon=True)
+    thread.start()
+    assert ready.wait(30), "the server did not start"
+    yield Live(url=box["urls"][0], **seeded)
+    trio.from_thread.run_sync(box["stop"].set, trio_token=box["token"])
+    thread.join(30)
+    assert not thread.is_alive(), "the server did not shut down"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+def _open(browser: Browser, viewport: dict[str, int]) -> tuple[Page, list[str]]:
+    context = browser.new_context(viewport=viewport)  # type: ignore[arg-type]
+    context.set_default_timeout(WAIT_MS)
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.on(
+        "console",
+        lambda message: errors.append(message.text) if message.type == "error" else None,
+    )
+    return opened, errors
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    opened, errors = _open(browser, {"width": 1280, "height": 900})
+    yield opened
+    opened.context.close()
+    assert errors == [], errors  # no script errors, no CSP violations
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Iterator[Page]:
+    opened, errors = _open(browser, PHONE)
+    yield opened
+    opened.context.close()
+    assert errors == [], errors
+
+
+def sign_in(page: Page, live: Live, email: str) -> None:
+    page.goto(f"{live.url}/sign-in")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#current-user-email")).to_have_text(email)
+
+
+def api(live: Live, key: str) -> httpx.Client:
+    return httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {key}"})
+
+
+def stop(live: Live, network_id: int) -> None:
+    with api(live, live.owner_key) as http:
+        http.delete(f"/api/networks/{network_id}/runs/current")
+
+
+def test_control_panel_lists_its_installations_and_links_to_them(page: Page, live: Live) -> None:
+    sign_in(page, live, "owner@example.org")
+    page.goto(f"{live.url}/networks/{live.network_id}")
+    listed = page.locator("#network-installations")
+    expect(listed.locator("tbody tr")).to_have_count(1)
+    expect(listed).to_contain_text("Foyer")
+    row = listed.locator(f'tr[data-installation="{live.installation_id}"]')
+    expect(row.locator("td").nth(1)).to_have_text("2")  # two screens
+    row.get_by_role("link", name="Foyer").click()
+    expect(page).to_have_url(re.compile(rf"/installations/{live.installation_id}$"))
+
+    page.goto(f"{live.url}/networks/{live.network_id}")
+    page.locator("#installations-link").click()
+    expect(page.locator("h1")).to_have_text("Installations of Night loop")
+    expect(page.locator("#installation-list tbody tr")).to_have_count(1)
+
+    # A network with none says so and offers to create one for it.
+    page.goto(f"{live.url}/networks/{live.bare_id}")
+    expect(page.locator("#network-installations")).to_contain_text("No installations yet")
+    page.locator("#network-installations").get_by_role("link", name="Create one").click()
+    expect(page.locator('select[name="network_id"] option:checked')).to_have_text("Bare")
+    page.goto(f"{live.url}/installations?network_id={live.bare_id}")
+    expect(page.locator("#installation-list")).to_contain_text("No installations yet")
+
+
+def test_run_age_ticks_and_stop_is_offered_only_while_running(page: Page, live: Live) -> None:
+    stop(live, live.network_id)
+    sign_in(page, live, "owner@example.org")
+    page.goto(f"{live.url}/networks/{live.network_id}")
+    expect(page.locator("#network-lockout")).to_contain_text("7 s")
+    stop_button = page.locator("#stop-button")
+    expect(stop_button).to_be_disabled()  # idle: nothing to stop
+    expect(page.locator("#runner-age")).to_have_text("")
+
+    terminal = page.locator("#prompt-input")
+    expect(terminal).to_be_enabled()
+    terminal.fill("an old clock")
+    terminal.press("Enter")
+    expect(stop_button).to_be_enabled()
+    age = page.locator("#runner-age")
+    expect(age).to_have_text(re.compile(r"^running for \ds$"))
+    first = age.text_content()
+    expect(age).not_to_have_text(first or "")  # it goes on counting by itself
+    expect(age).to_have_text(re.compile(r"^running for [1-9]\d*s$"))
+    expect(page.locator("#runner-lockout")).to_contain_text("Locked out")
+
+    page.reload()  # the first paint already has it
+    expect(age).to_have_text(re.compile(r"^running for \d+s$"))
+    stop_button.click()
+    expect(page.locator("#runner-status")).to_have_attribute("data-state", "idle")
+    expect(stop_button).to_be_disabled()
+    expect(age).to_have_text("")
+
+
+def operator_pages(live: Live) -> dict[str, tuple[str, str]]:
+    """Every page an operator works from: name -> (who, path)."""
+    owner = "owner@example.org"
+    return {
+        "dashboard": (owner, "/dashboard"),
+        "control-panel": (owner, f"/networks/{live.network_id}"),
+        "installations": (owner, "/installations"),
+        "installation": (owner, f"/installations/{live.installation_id}"),
+        "runs": (owner, f"/networks/{live.network_id}/runs"),
+        "admin": ("admin@example.org", "/admin"),
+    }
+
+
+def test_no_operator_page_overflows_sideways_on_a_phone(
+    browser: Browser, live: Live, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    shots = tmp_path_factory.mktemp("operator-shots")
+    with api(live, live.admin_key) as http:  # a live run: the widest state of every page
+        http.delete(f"/api/networks/{live.network_id}/runs/current")
+        started = http.post(f"/api/networks/{live.network_id}/runs", json={"prompt": "wide"})
+        assert started.status_code == 201, started.text
+    widths: dict[str, int] = {}
+    for name, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
+        pages = {}
+        for email in ("owner@example.org", "admin@example.org"):
+            pages[email] = _open(browser, viewport)
+            sign_in(pages[email][0], live, email)
+        for title, (email, path) in operator_pages(live).items():
+            page = pages[email][0]
+            page.goto(f"{live.url}{path}")
+            page.wait_for_load_state("networkidle")
+            if name == "phone":
+                widths[title] = page.evaluate("document.documentElement.scrollWidth")
+            page.screenshot(path=str(shots / f"{title}-{name}.png"), full_page=True)
+        for page, errors in pages.values():
+            page.context.close()
+            assert errors == [], errors
+    print("scrollWidth at 390 px:", widths, "screenshots in", shots)
+    assert {title: w for title, w in widths.items() if w > PHONE["width"]} == {}
+
+
+def test_a_toast_never_covers_the_navigation(phone: Page, live: Live) -> None:
+    sign_in(phone, live, "owner@example.org")
+    phone.goto(f"{live.url}/networks/{live.bare_id}")
+    phone.get_by_text("Edit", exact=True).click()
+    phone.get_by_role("button", name="Save Network").first.click()
+    toast = phone.locator(".flash")
+    expect(toast).to_contain_text("Network updated successfully")
+    phone.evaluate("window.scrollTo(0, 0)")  # where the navigation is
+    shown = toast.bounding_box()
+    assert shown is not None
+    for link in phone.locator(".site-nav a, .site-nav button").all():
+        box = link.bounding_box()
+        assert box is not None
+        overlap_x = min(box["x"] + box["width"], shown["x"] + shown["width"]) - max(
+            box["x"], shown["x"]
+        )
+        overlap_y = min(box["y"] + box["height"], shown["y"] + shown["height"]) - max(
+            box["y"], shown["y"]
+        )
+        assert overlap_x <= 0 or overlap_y <= 0, (link.text_content(), box, shown)
+    phone.locator(".site-nav").get_by_role("link", name="Installations").click()  # still clickable
+    expect(phone.locator("h1")).to_have_text("Installations")
