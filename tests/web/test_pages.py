@@ -65,8 +65,60 @@ async def test_home_links_to_sign_in_or_your_dashboard(world: World) -> None:
 async def test_about_page_content(world: World) -> None:
     with trio.fail_after(TIMEOUT):
         page = await text_of(await client(world).get("/about"))
-        for words in ("prose-purple", "feedback", "Techy stuff", "Research Questions", "Contact"):
+        for words in ("prose-purple", "feedback", "Taking part", "Research questions", "Contact"):
             assert words in page
+        sections = re.findall(r'<h2 id="([a-z-]+)"', page)
+        assert sections == [
+            "taking-part",
+            "what-you-see",
+            "research-questions",
+            "models",
+            "people",
+            "links",
+            "contact",
+        ]
+        questions = page.split('id="research-questions"')[1].split("<h2")[0]
+        assert questions.count("<li>") >= 6
+        for link in (
+            "https://github.com/ANUcybernetics/panic",
+            "https://cybernetics.anu.edu.au",
+            "mailto:ben.swift@anu.edu.au",
+            "/static/fonts/OFL.txt",
+        ):
+            assert f'href="{link}"' in page
+        for anchor in re.findall(r'href="#([a-z-]+)"', page):
+            assert f'id="{anchor}"' in page  # the contents links land somewhere
+
+
+async def test_model_links_go_somewhere_real(world: World) -> None:
+    """Every model link on an info page is a provider's page or a section that exists."""
+    with trio.fail_after(TIMEOUT):
+        info = await text_of(await client(world).get(f"/networks/{world.network.id}/info"))
+        links = re.findall(r'<ol class="model-list">.*?</ol>', info, re.S)[0]
+        hrefs = re.findall(r'href="([^"]+)"', links)
+        assert hrefs
+        about = await text_of(await client(world).get("/about"))
+        for href in hrefs:
+            if href.startswith("/about#"):
+                assert f'id="{href.removeprefix("/about#")}"' in about
+            else:
+                assert href.startswith("https://"), href
+
+
+async def test_the_typeface_and_its_licence_are_served_from_here(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        css = await text_of(await client(world).get("/static/panic.css"))
+        faces = re.findall(r'url\("(fonts/[^"]+\.woff2)"\)', css)
+        assert len(faces) == 4
+        assert '@font-face { font-family: "Sometype Mono"' in css
+        assert "https://" not in css  # no CDN
+        for face in faces:
+            font = await client(world).get(f"/static/{face}")
+            assert font.status_code == 200
+            assert (await font.get_data())[:4] == b"wOF2"
+        licence = await text_of(await client(world).get("/static/fonts/OFL.txt"))
+        assert "SIL OPEN FONT LICENSE Version 1.1" in licence
+        assert "Sometype Mono Project Authors" in licence
 
 
 async def test_info_page_is_public_and_lists_models(world: World) -> None:
