@@ -213,9 +213,13 @@ def test_find_model_returns_none_for_unknown_id(model_id: str) -> None:
 
 
 def test_model_urls_per_platform() -> None:
-    assert get_model("dummy-t2t").url == "#dummy-platform"
-    assert get_model("gpt-5-chat").url == "https://platform.openai.com/docs/models/overview"
-    assert get_model("gemini-audio-description").url == "https://ai.google.dev/gemini-api/docs"
+    assert get_model("dummy-t2t").url == "/about#dummy-models"  # the about page explains them
+    assert (
+        get_model("gpt-5-chat").url == "https://platform.openai.com/docs/models/gpt-5-chat-latest"
+    )
+    assert get_model("gemini-audio-description").url == (
+        "https://ai.google.dev/gemini-api/docs/models#gemini-2.5-flash"
+    )
     assert get_model("whisper").url == "https://replicate.com/openai/whisper"
     assert get_model("stable-diffusion").url == (
         "https://replicate.com/stability-ai/stable-diffusion-3.5-large-turbo"

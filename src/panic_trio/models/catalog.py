@@ -43,10 +43,10 @@ class Model:
 
 
 _MODEL_URLS: Final = {
-    "openai": "https://platform.openai.com/docs/models/overview",
-    "gemini": "https://ai.google.dev/gemini-api/docs",
+    "openai": "https://platform.openai.com/docs/models/{path}",
+    "gemini": "https://ai.google.dev/gemini-api/docs/models#{path}",
     "replicate": "https://replicate.com/{path}",
-    "dummy": "#dummy-platform",
+    "dummy": "/about#dummy-models",  # built in: the about page says what they are
 }
 
 _TYPE_WORDS: Final = {"text": "Text", "image": "Image", "audio": "Audio"}

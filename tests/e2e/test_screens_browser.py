@@ -1,0 +1,172 @@
+"""Browser tests of what visitors see in the room: the typeface, the about page,
+idle screens, the visualiser, the printable QR and the kiosk grid.
+
+One server for the module (``app.serve`` in a thread with its own
+``trio.run``); every wait is a Playwright wait. Screenshots at a phone's
+390x844 and a TV's 1920x1080 go to ``SHOTS`` (a temporary folder unless
+``PT_SCREENSHOTS`` names one) to be looked at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import trio
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from panic_trio import app
+from panic_trio.panic import open_panic
+from tests.e2e.conftest import PASSWORD, live_settings
+from tests.e2e.test_browser import ARGS, CHROMIUM, WAIT_MS
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs Debian's chromium"),
+]
+
+SHOTS = Path(os.environ.get("PT_SCREENSHOTS") or tempfile.gettempdir()) / "panic-screens"
+PHONE = {"width": 390, "height": 844}
+TV = {"width": 1920, "height": 1080}
+
+
+@dataclass
+class Room:
+    """The running server and what was seeded into it."""
+
+    url: str
+    owner_key: str
+    network_id: int
+    display_id: str
+
+
+async def _seed(settings: Any) -> dict[str, Any]:
+    async with open_panic(settings) as panic:
+        owner = await panic.create_user("room@example.org", PASSWORD)
+        network = await panic.create_network(
+            owner.id, "Night loop", models=["dummy-t2i", "dummy-i2t"], lockout_seconds=1
+        )
+        installation = await panic.installations.create(
+            network.id,
+            "Foyer",
+            [
+                {"type": "grid", "name": "wall", "rows": 2, "columns": 3},
+                {"type": "single", "name": "spot", "stride": 2, "offset": 1},
+            ],
+        )
+        return {
+            "network_id": network.id,
+            "display_id": installation.public_id,
+            "owner_key": await panic.create_api_key(owner.id, "screens tests"),
+        }
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Room]:
+    settings = live_settings(tmp_path_factory.mktemp("screens"), backoff="inf:1")
+    seeded = trio.run(_seed, settings)
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def main() -> None:
+        box["stop"] = stop = trio.Event()
+        box["token"] = trio.lowlevel.current_trio_token()
+        async with trio.open_nursery() as nursery:
+            box["urls"] = await nursery.start(
+                partial(app.serve, settings, shutdown_trigger=stop.wait)
+            )
+            ready.set()
+
+    thread = threading.Thread(target=trio.run, args=(main,), daemon=True)
+    thread.start()
+    assert ready.wait(30), "the server did not start"
+    yield Room(url=box["urls"][0], **seeded)
+    trio.from_thread.run_sync(box["stop"].set, trio_token=box["token"])
+    thread.join(30)
+    assert not thread.is_alive(), "the server did not shut down"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+def open_page(browser: Browser, viewport: dict[str, int], **options: Any) -> Page:
+    context = browser.new_context(viewport=viewport, **options)  # type: ignore[arg-type]
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: errors.append(message.text) if message.type == "error" else None,
+    )
+    page.errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def close(page: Page) -> None:
+    errors: list[str] = page.errors  # type: ignore[attr-defined]
+    page.context.close()
+    assert errors == [], errors  # no script errors, no CSP violations
+
+
+def shoot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def no_sideways_scroll(page: Page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"] if page.viewport_size else False, width
+
+
+def sign_in(page: Page, room: Room) -> None:
+    page.goto(f"{room.url}/sign-in")
+    page.get_by_label("Email").fill("room@example.org")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#current-user-email")).to_have_text("room@example.org")
+
+
+def api(room: Room) -> httpx.Client:
+    return httpx.Client(
+        base_url=room.url, headers={"Authorization": f"Bearer {room.owner_key}"}, timeout=10
+    )
+
+
+LOADED_FACES = """async () => {
+  await document.fonts.ready;
+  return [...document.fonts]
+    .filter((f) => f.family.replaceAll('"', '') === 'Sometype Mono' && f.status === 'loaded')
+    .length;
+}"""
+
+
+@pytest.mark.parametrize(("size", "viewport"), [("phone", PHONE), ("tv", TV)])
+def test_the_about_page_in_our_typeface(
+    browser: Browser, room: Room, size: str, viewport: dict[str, int]
+) -> None:
+    page = open_page(browser, viewport)
+    page.goto(f"{room.url}/about")
+    expect(page.get_by_role("heading", name="Research questions")).to_be_visible()
+    assert page.evaluate(LOADED_FACES) >= 1  # served from here, and used
+    family = page.evaluate("getComputedStyle(document.body).fontFamily")
+    assert family.startswith('"Sometype Mono"')
+    no_sideways_scroll(page)
+    page.get_by_role("link", name="People").click()
+    expect(page.locator("#people")).to_be_in_viewport()
+    shoot(page, f"about-{size}")
+    close(page)
