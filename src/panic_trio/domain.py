@@ -18,15 +18,6 @@ EventKind = Literal["invocation", "status", "archived"]
 ACTIVE_STATES: Final[tuple[str, ...]] = ("ready", "invoking")
 DEFAULT_LOCKOUT_SECONDS: Final = 30
 MAX_PROMPT_CHARS: Final = 2000
-PLATFORM_TOKEN_NAMES: Final[tuple[str, ...]] = (
-    "openai",
-    "replicate",
-    "gemini",
-    "vestaboard_panic_1",
-    "vestaboard_panic_2",
-    "vestaboard_panic_3",
-    "vestaboard_panic_4",
-)
 
 
 def utc_now() -> datetime:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from panic_trio.domain import PLATFORM_TOKEN_NAMES
 from panic_trio.errors import InvalidInput, MissingToken, NotFound, PlatformError
 from panic_trio.models import find_model
+from panic_trio.models.platform_records import token_names, token_platform
 from panic_trio.platforms.registry import Platforms
 from panic_trio.security import tokens
 from panic_trio.store import accounts
@@ -33,9 +33,9 @@ class TokenMethods:
             InvalidInput: unknown token name.
             NotFound: no such user.
         """
-        if name not in PLATFORM_TOKEN_NAMES:
+        if name not in token_names():
             raise InvalidInput(
-                f"unknown token name {name!r} (use one of {', '.join(PLATFORM_TOKEN_NAMES)})",
+                f"unknown token name {name!r} (use one of {', '.join(token_names())})",
                 field="name",
             )
         if await self.store.get_user(user_id) is None:
@@ -84,7 +84,8 @@ class TokenMethods:
             raise MissingToken(f"no {name} token is set", platform=name)
         if self.platforms.tokens is None:
             raise PlatformError("tokens cannot be tested on this server", platform=name)
-        await self.platforms.tokens.check(name, token)
+        record = token_platform(name)
+        await self.platforms.tokens.check(record.name if record else name, token)
 
     async def masked_tokens(self, user_id: int) -> dict[str, str]:
         """The user's tokens as they may be shown: masked."""

@@ -33,6 +33,7 @@ from panic_trio.engine import StepHooks, TokenLookup
 from panic_trio.errors import PanicError
 from panic_trio.installations.watchers import Watcher, check_watcher, output_text, prompt_text
 from panic_trio.models import find_model
+from panic_trio.models.platform_records import board_token
 from panic_trio.platforms.registry import Platforms
 from panic_trio.store import installations as queries
 from panic_trio.store.store import Store
@@ -45,11 +46,6 @@ SEND_TIMEOUT: Final = 10.0
 SENT: Final = "sent"
 
 SendText = Callable[[str, str | None, str], Awaitable[str]]
-
-
-def token_name(board: str) -> str:
-    """The owner's platform token for a board: ``panic_1`` → ``vestaboard_panic_1``."""
-    return f"vestaboard_{board}"
 
 
 def texts_by_board(
@@ -114,7 +110,7 @@ class Boards:
         text: str,
     ) -> None:
         try:
-            token = await self.tokens(network.owner_id, token_name(board))
+            token = await self.tokens(network.owner_id, board_token(board))
             with trio.fail_after(self.timeout):
                 await self.send(text, token, board)
             result = SENT

@@ -19,10 +19,11 @@ from typing import Any, Final, Literal
 
 from panic_trio.domain import Invocation
 from panic_trio.errors import InvalidWatcher
+from panic_trio.models.platform_records import BOARDS as BOARDS
+from panic_trio.models.platform_records import board_label
 
 WatcherType = Literal["grid", "single", "vestaboard"]
 WATCHER_TYPES: Final[tuple[str, ...]] = ("grid", "single", "vestaboard")
-BOARDS: Final[tuple[str, ...]] = ("panic_1", "panic_2", "panic_3", "panic_4")
 NAME_PATTERN: Final = re.compile(r"^[a-zA-Z0-9-]+$")
 MAX_NAME_CHARS: Final = 100
 MAX_DIMENSION: Final = 12  # rows or columns: beyond this the tiles are too small to see
@@ -69,7 +70,7 @@ class Watcher:
             return f"Shows every {ordinal(self.stride or 1)} invocation, offset {self.offset}" + (
                 invoking
             )
-        board = (self.vestaboard_name or "").replace("panic_", "Panic ")
+        board = board_label(self.vestaboard_name or "")
         prompt = ", shows initial prompt" if self.initial_prompt else ""
         return (
             f"{board} - every {ordinal(self.stride or 1)}, offset {self.offset}{invoking}{prompt}"

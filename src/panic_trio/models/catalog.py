@@ -11,11 +11,9 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from panic_trio.errors import NotFound
+from panic_trio.models.platform_records import platform_record
 
 MediaType = Literal["text", "image", "audio"]
-
-
-PAID_PLATFORMS: Final = frozenset({"openai", "replicate", "gemini"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,20 +32,15 @@ class Model:
     @property
     def paid(self) -> bool:
         """True when a call is billed to the owner's provider account (it needs a token)."""
-        return self.platform in PAID_PLATFORMS
+        record = platform_record(self.platform)
+        return record is not None and record.paid
 
     @property
     def url(self) -> str:
         """Where a person can read about the model."""
-        return _MODEL_URLS.get(self.platform, "#").format(path=self.path)
+        record = platform_record(self.platform)
+        return "#" if record is None else record.docs_url.format(path=self.path)
 
-
-_MODEL_URLS: Final = {
-    "openai": "https://platform.openai.com/docs/models/{path}",
-    "gemini": "https://ai.google.dev/gemini-api/docs/models#{path}",
-    "replicate": "https://replicate.com/{path}",
-    "dummy": "/about#dummy-models",  # built in: the about page says what they are
-}
 
 _TYPE_WORDS: Final = {"text": "Text", "image": "Image", "audio": "Audio"}
 _TYPE_LETTERS: Final = {"text": "t", "image": "i", "audio": "a"}
@@ -195,6 +188,17 @@ _ALL: Final = REAL_MODELS + DUMMY_MODELS
 _BY_ID: Final = {m.id: m for m in _ALL}
 if len(_BY_ID) != len(_ALL):  # a duplicate id would silently shadow a model
     raise AssertionError("model ids must be unique")
+
+
+def _check_platforms(models: tuple[Model, ...]) -> None:
+    """Every model names a described platform that serves models (else it could never run)."""
+    for model in models:
+        record = platform_record(model.platform)
+        if record is None or not record.serves_models:
+            raise AssertionError(f"{model.id}: {model.platform!r} is no platform that runs models")
+
+
+_check_platforms(_ALL)
 
 
 def all_models(*, include_deprecated: bool = True) -> tuple[Model, ...]:

@@ -32,10 +32,10 @@ import trio
 
 from panic_trio.blocking import ThreadSeam
 from panic_trio.domain import Event, Invocation
+from panic_trio.models.platform_records import display_name
 from panic_trio.operations.metrics import platform_of
 from panic_trio.operations.notifiers import Alert, AlertState, Notifiers
 from panic_trio.panic import Panic
-from panic_trio.platforms.http import display_name
 from panic_trio.settings import Settings
 from panic_trio.store.database import sqlite_path
 

@@ -25,10 +25,12 @@ from panic_trio.blocking import ThreadSeam
 from panic_trio.errors import PlatformError, ResourceExhausted, is_resource_exhaustion
 from panic_trio.local_media import DUMMY_URL_PATH, dummy_name
 from panic_trio.models import Model
+from panic_trio.models.platform_records import RECORDS
 from panic_trio.platforms.base import Call, Result
 from panic_trio.platforms.media import draw_image, synth_audio
 
 CALLS_KEPT: Final = 1000
+RECORD: Final = RECORDS["dummy"]
 
 _CAPTION_CHARS: Final = 80
 
@@ -52,8 +54,8 @@ class DummyPlatform:
             (bounded: an installation runs for weeks).
     """
 
-    name: str = "dummy"
-    display_name: str = "Dummy"
+    name: str = RECORD.name
+    display_name: str = RECORD.display_name
     requires_token: bool = False
 
     def __init__(

@@ -20,11 +20,13 @@ import httpx
 
 from panic_trio.blocking import ThreadSeam
 from panic_trio.errors import ContentFiltered, PlatformRejected
+from panic_trio.models.platform_records import RECORDS
 from panic_trio.platforms.base import Call, Result
 from panic_trio.platforms.http import (
     CallMeter,
     RetryPolicy,
     TransientError,
+    base_url,
     check_response,
     is_transient_status,
     json_object,
@@ -36,6 +38,7 @@ from panic_trio.platforms.http import (
 from panic_trio.settings import Settings
 
 PLATFORM: Final = "gemini"
+RECORD: Final = RECORDS[PLATFORM]
 AUDIO_PROMPT: Final = (
     "Describe this audio. The description will be fed into a text-to-audio generative model,\n"
     "and your aim is to have that model reproduce the original audio as closely as possible.\n"
@@ -109,8 +112,8 @@ class GeminiPlatform:
     """
 
     name: str = PLATFORM
-    display_name: str = "Gemini"
-    requires_token: bool = True
+    display_name: str = RECORD.display_name
+    requires_token: bool = RECORD.paid
 
     def __init__(
         self,
@@ -122,7 +125,7 @@ class GeminiPlatform:
         files: ThreadSeam | None = None,
     ) -> None:
         self._client = client
-        self._base = settings.gemini_base_url.rstrip("/")
+        self._base = base_url(settings, RECORD)
         self._retry = retry or RetryPolicy.from_settings(settings)
         # This server's own media (dummy outputs, local archive) is read from
         # disk: no web server need answer at the public URL (embedding API).

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
@@ -25,6 +25,7 @@ import httpx
 import trio
 
 from panic_trio.errors import (
+    ConfigError,
     ContentFiltered,
     MissingToken,
     PlatformError,
@@ -33,6 +34,7 @@ from panic_trio.errors import (
     ResourceExhausted,
     is_resource_exhaustion,
 )
+from panic_trio.models.platform_records import PlatformRecord, display_name
 from panic_trio.platforms.policy import detect_nsfw
 from panic_trio.settings import Settings
 
@@ -40,23 +42,24 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-DISPLAY_NAMES: Final[Mapping[str, str]] = {
-    "openai": "OpenAI",
-    "replicate": "Replicate",
-    "gemini": "Gemini",
-    "vestaboard": "Vestaboard",
-}
 _SNIPPET_CHARS: Final = 200
+
+
+def base_url(settings: Settings, record: PlatformRecord) -> str:
+    """The platform's base URL without a trailing slash (its record names the setting).
+
+    Raises:
+        ConfigError: the record names no setting, or one ``Settings`` lacks.
+    """
+    value = getattr(settings, record.base_url_setting or "", None)
+    if not isinstance(value, str):
+        raise ConfigError(f"{record.display_name} has no base-URL setting")
+    return value.rstrip("/")
 
 
 def is_transient_status(status: int) -> bool:
     """408, 429 and every 5xx: worth another try after a pause."""
     return status in (408, 429) or status >= 500
-
-
-def display_name(platform: str) -> str:
-    """The platform's name as an operator knows it (``"openai"`` → ``"OpenAI"``)."""
-    return DISPLAY_NAMES.get(platform, platform)
 
 
 class TransientError(PlatformUnavailable):

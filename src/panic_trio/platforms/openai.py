@@ -15,10 +15,12 @@ from typing import Any, Final
 import httpx
 
 from panic_trio.errors import ContentFiltered, PlatformRejected
+from panic_trio.models.platform_records import RECORDS
 from panic_trio.platforms.base import Call, Result
 from panic_trio.platforms.http import (
     CallMeter,
     RetryPolicy,
+    base_url,
     check_response,
     json_object,
     map_httpx_errors,
@@ -29,6 +31,7 @@ from panic_trio.platforms.http import (
 from panic_trio.settings import Settings
 
 PLATFORM: Final = "openai"
+RECORD: Final = RECORDS[PLATFORM]
 SYSTEM_PROMPT: Final = (
     "You are one component of a larger AI artwork system. When given input, always respond "
     "with a creative interpretation, description, or continuation. Never leave a response empty."
@@ -55,18 +58,18 @@ class OpenAIPlatform:
     """Runs catalog models on OpenAI's chat completions endpoint.
 
     The injected ``httpx.AsyncClient`` is shared and not closed here; the base
-    URL comes from ``settings.openai_base_url``.
+    URL comes from the setting its record names.
     """
 
     name: str = PLATFORM
-    display_name: str = "OpenAI"
-    requires_token: bool = True
+    display_name: str = RECORD.display_name
+    requires_token: bool = RECORD.paid
 
     def __init__(
         self, client: httpx.AsyncClient, settings: Settings, *, retry: RetryPolicy | None = None
     ) -> None:
         self._client = client
-        self._url = settings.openai_base_url.rstrip("/") + "/chat/completions"
+        self._url = base_url(settings, RECORD) + "/chat/completions"
         self._retry = retry or RetryPolicy.from_settings(settings)
 
     async def invoke(self, call: Call) -> Result:

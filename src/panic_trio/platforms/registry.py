@@ -59,17 +59,18 @@ async def open_platforms(
                 httpx.AsyncClient(timeout=HTTP_TIMEOUT, limits=HTTP_LIMITS)
             )
 
-        by_name: dict[str, Platform] = {
-            "dummy": dummy,
-            "openai": OpenAIPlatform(await client(), settings),
-            "replicate": ReplicatePlatform(await client(), settings),
-            "gemini": GeminiPlatform(
+        served: tuple[Platform, ...] = (
+            dummy,
+            OpenAIPlatform(await client(), settings),
+            ReplicatePlatform(await client(), settings),
+            GeminiPlatform(
                 await client(),
                 settings,
                 local_file=local_files,
                 files=ThreadSeam("gemini-files", 2, inline=inline),
             ),
-        }
+        )
+        by_name = {platform.name: platform for platform in served}  # names from their records
         vestaboard = VestaboardClient(await client(), settings)
         checker = TokenChecker(await client(), settings)
         yield Platforms(by_name=by_name, dummy=dummy, vestaboard=vestaboard, tokens=checker)

@@ -26,10 +26,12 @@ from panic_trio.errors import (
     PlatformTimeout,
     PredictionFailed,
 )
+from panic_trio.models.platform_records import RECORDS
 from panic_trio.platforms.base import Call, Result
 from panic_trio.platforms.http import (
     CallMeter,
     RetryPolicy,
+    base_url,
     check_response,
     json_object,
     map_httpx_errors,
@@ -48,6 +50,7 @@ from panic_trio.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+RECORD: Final = RECORDS[PLATFORM]
 PENDING_STATUSES: Final = frozenset({"starting", "processing"})
 CANCEL_TIMEOUT_SECONDS: Final = 5.0
 FAILED_RETRIES: Final = 3
@@ -109,8 +112,8 @@ class ReplicatePlatform:
     """
 
     name: str = PLATFORM
-    display_name: str = "Replicate"
-    requires_token: bool = True
+    display_name: str = RECORD.display_name
+    requires_token: bool = RECORD.paid
 
     def __init__(
         self,
@@ -121,7 +124,7 @@ class ReplicatePlatform:
         poll: PollPolicy | None = None,
     ) -> None:
         self._client = client
-        self._base = settings.replicate_base_url.rstrip("/")
+        self._base = base_url(settings, RECORD)
         self._retry = retry or RetryPolicy.from_settings(settings)
         self._poll = poll or PollPolicy.from_settings(settings)
         self._versions: dict[str, str | None] = {}

@@ -13,18 +13,18 @@ import httpx
 import trio
 
 from panic_trio.errors import PlatformRejected, PlatformTimeout
-from panic_trio.platforms.http import check_response, display_name, map_httpx_errors
+from panic_trio.models.platform_records import display_name, platform_record
+from panic_trio.platforms.http import base_url, check_response, map_httpx_errors
 from panic_trio.settings import Settings
 
 CHECK_TIMEOUT_SECONDS: Final = 15.0
-TESTABLE: Final = ("openai", "replicate", "gemini")
 
 
 class TokenChecker:
-    """Asks each provider a free question that needs the token.
+    """Asks each provider the free question its record's probe names.
 
-    OpenAI: ``GET /models``; Replicate: ``GET /account``; Gemini: ``GET
-    /models``. The injected client is shared and not closed here.
+    (OpenAI: ``GET /models``; Replicate: ``GET /account``; Gemini: ``GET
+    /models``.) The injected client is shared and not closed here.
     """
 
     def __init__(self, client: httpx.AsyncClient, settings: Settings) -> None:
@@ -32,17 +32,13 @@ class TokenChecker:
         self._settings = settings
 
     def _request(self, platform: str, token: str) -> httpx.Request:
-        s = self._settings
-        if platform == "openai":
-            url = s.openai_base_url.rstrip("/") + "/models"
-            return self._client.build_request("GET", url, headers=_bearer(token))
-        if platform == "replicate":
-            url = s.replicate_base_url.rstrip("/") + "/account"
-            return self._client.build_request("GET", url, headers=_bearer(token))
-        if platform == "gemini":
-            url = s.gemini_base_url.rstrip("/") + "/models"
+        record = platform_record(platform)
+        if record is None or record.probe is None:
+            raise PlatformRejected(f"{platform} tokens cannot be tested here", platform=platform)
+        url = base_url(self._settings, record) + record.probe.path
+        if record.probe.auth == "key_param":
             return self._client.build_request("GET", url, params={"key": token})
-        raise PlatformRejected(f"{platform} tokens cannot be tested here", platform=platform)
+        return self._client.build_request("GET", url, headers=_bearer(token))
 
     async def check(self, platform: str, token: str) -> None:
         """Return if the provider accepts ``token``.

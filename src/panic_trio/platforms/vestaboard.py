@@ -16,12 +16,14 @@ from typing import Final
 import httpx
 
 from panic_trio.errors import MissingToken, PlatformRejected, PlatformUnavailable
-from panic_trio.platforms.http import json_object, map_httpx_errors, provider_message
+from panic_trio.models.platform_records import RECORDS
+from panic_trio.platforms.http import base_url, json_object, map_httpx_errors, provider_message
 from panic_trio.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 PLATFORM: Final = "vestaboard"
+RECORD: Final = RECORDS[PLATFORM]
 KEY_HEADER: Final = "X-Vestaboard-Read-Write-Key"
 
 
@@ -29,12 +31,12 @@ class VestaboardClient:
     """Sends text to Vestaboards through the read-write API.
 
     The injected ``httpx.AsyncClient`` is shared and not closed here; the base
-    URL comes from ``settings.vestaboard_base_url``.
+    URL comes from the setting its record names.
     """
 
     def __init__(self, client: httpx.AsyncClient, settings: Settings) -> None:
         self._client = client
-        self._url = settings.vestaboard_base_url.rstrip("/") + "/"
+        self._url = base_url(settings, RECORD) + "/"
 
     async def send_text(self, text: str, token: str | None, board: str = "unknown") -> str:
         """Show ``text`` on ``board`` and return the message id Vestaboard assigned.

@@ -7,21 +7,15 @@ from typing import Any
 from quart import Blueprint, flash, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 
-from panic_trio.domain import PLATFORM_TOKEN_NAMES, User
+from panic_trio.domain import User
 from panic_trio.errors import InvalidInput, NotFound, PlatformError
-from panic_trio.platforms.token_check import TESTABLE
+from panic_trio.models.platform_records import checkable_tokens, token_labels
 from panic_trio.web.auth import current_user, login_required, signed_in_user, start_session
 from panic_trio.web.pages import not_found
 from panic_trio.web.ratelimit import whole_seconds
 from panic_trio.web.state import web_state
 
 DEFAULT_MODELS = "dummy-t2t"
-TOKEN_LABELS = {
-    "openai": "OpenAI API Token",
-    "replicate": "Replicate API Token",
-    "gemini": "Gemini API Token",
-    **{f"vestaboard_panic_{n}": f"Vestaboard Panic {n}" for n in range(1, 5)},
-}
 
 bp = Blueprint("dashboard", __name__)
 
@@ -46,8 +40,8 @@ async def _render(user: User, *, status_code: int = 200, **extra: Any) -> tuple[
         user=user,
         networks=await panic.list_networks(user.id),
         tokens=await panic.masked_tokens(user.id),
-        token_labels=TOKEN_LABELS,
-        testable=TESTABLE,
+        token_labels=token_labels(),
+        testable=checkable_tokens(),
         api_keys=await panic.list_api_keys(user.id),
         default_models=DEFAULT_MODELS,
         form=extra.pop("form", {}),
@@ -119,7 +113,7 @@ async def set_tokens(user_id: int) -> ResponseReturnValue:
         return await not_found()
     form = await request.form
     changed = []
-    for name in PLATFORM_TOKEN_NAMES:
+    for name in token_labels():
         value = (form.get(name) or "").strip()
         if form.get(f"clear_{name}") == "on":
             await web_state().panic.set_platform_token(user.id, name, None)
@@ -136,9 +130,9 @@ async def set_tokens(user_id: int) -> ResponseReturnValue:
 async def test_token(user_id: int, name: str) -> ResponseReturnValue:
     """Ask the provider whether the stored token works (one free authenticated call)."""
     user = await _owner(user_id)
-    if user is None or name not in TESTABLE:
+    if user is None or name not in checkable_tokens():
         return await not_found()
-    label = TOKEN_LABELS[name]
+    label = token_labels()[name]
     try:
         await web_state().panic.check_platform_token(user.id, name)
     except PlatformError as exc:
