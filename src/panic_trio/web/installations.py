@@ -16,6 +16,7 @@ from quart.typing import ResponseReturnValue
 from panic_trio.errors import InvalidInput, InvalidWatcher, NotFound
 from panic_trio.installations import Installation
 from panic_trio.installations.watchers import BOARDS, WATCHER_TYPES, watcher_errors
+from panic_trio.models.platform_records import board_label
 from panic_trio.web.auth import login_required, signed_in_user
 from panic_trio.web.displays import owned, viewers
 from panic_trio.web.pages import not_found
@@ -171,7 +172,7 @@ async def _watcher_form(
         values=values,
         errors=values.pop("_errors", {}),
         types=[(t, TYPE_LABELS[t]) for t in WATCHER_TYPES],
-        boards=BOARDS,
+        boards={board: board_label(board) for board in BOARDS},
     )
     return page, status
 
