@@ -46,7 +46,8 @@ def test_paid_and_docs_come_from_the_record() -> None:
     }
     assert not get_model("dummy-t2t").paid
     assert get_model("gpt-5-chat").paid
-    assert get_model("gpt-5-chat").url == RECORDS["openai"].docs_url
+    model = get_model("gpt-5-chat")
+    assert model.url == RECORDS["openai"].docs_url.format(path=model.path)
 
 
 def test_token_names_labels_and_probes() -> None:
