@@ -27,7 +27,8 @@ from panic_trio.engine.requests import (
     Stop,
     TokenLookup,
 )
-from panic_trio.engine.runner import STOPPED, NetworkRunner
+from panic_trio.engine.run import STOPPED
+from panic_trio.engine.runner import NetworkRunner
 from panic_trio.errors import ConfigError, PanicError, ShuttingDown
 from panic_trio.events import EventBus
 from panic_trio.inputs import check_prompt

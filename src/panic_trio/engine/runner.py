@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Final
@@ -26,22 +25,22 @@ from panic_trio.engine.cycle import run_cycle
 from panic_trio.engine.hooks import StepHooks
 from panic_trio.engine.invoke import call_model
 from panic_trio.engine.requests import Request, Resume, RunnerDeps, Start, Stop
+from panic_trio.engine.run import REPLACED, SHUTDOWN, Run
 from panic_trio.engine.spending import RunSpending
+from panic_trio.engine.status import KEEP, Keep, changed
 from panic_trio.errors import (
     LockedOut,
     PlatformError,
     ResourceExhausted,
     StoreError,
 )
+from panic_trio.settings import BackoffTiers
 
 logger = logging.getLogger(__name__)
 
 CLEANUP_TIMEOUT_SECONDS: Final = 10.0
 CLEANUP_FIRST_RETRY_SECONDS: Final = 0.05
 SETTLE_SECONDS: Final = 300.0
-STOPPED: Final = "stopped"
-REPLACED: Final = "replaced by a new run"
-SHUTDOWN: Final = "server shutting down"
 
 
 class NetworkRunner:
@@ -53,12 +52,7 @@ class NetworkRunner:
         self._deps = deps
         self._send, self._receive = trio.open_memory_channel[Request](0)
         self._nursery: trio.Nursery | None = None
-        self._scope: trio.CancelScope | None = None
-        self._run_done = trio.Event()
-        self._cancel_reason = STOPPED
-        self._genesis_at = 0.0
-        self._lockout_until = 0.0
-        self._pending: Invocation | None = None
+        self._run: Run | None = None  # the latest run; active while its task lives
         self._spending = RunSpending(deps.store, deps.settings, deps.prices, deps.now)
 
     async def request(self, request: Request) -> None:
@@ -101,12 +95,13 @@ class NetworkRunner:
     @property
     def active(self) -> bool:
         """True while a run's task is alive."""
-        return self._scope is not None and not self._run_done.is_set()
+        return self._run is not None and self._run.active
 
     async def _start(self, network: Network, prompt: str, *, replace: bool) -> Invocation:
         now = trio.current_time()
-        if self.active and self.status.genesis is not None:
-            remaining = schedule.lockout_remaining(self._genesis_at, now, network.lockout_seconds)
+        run = self._run
+        if run is not None and run.active and self.status.genesis is not None:
+            remaining = schedule.lockout_remaining(run.genesis_at, now, network.lockout_seconds)
             locked = remaining > 0 and self.status.state != "failed"  # failed: only board sends
             if locked and not replace:
                 raise LockedOut(self.status.genesis, remaining)
@@ -118,20 +113,24 @@ class NetworkRunner:
         )
         # The lockout runs from when the genesis exists (its inserted_at), not
         # from the request: a slow write must not shorten it.
-        self._genesis_at = trio.current_time()
-        self._lockout_until = self._genesis_at + network.lockout_seconds
-        await self._launch(network, network.models, genesis, genesis, None, announce=True)
+        at = trio.current_time()
+        run = Run(genesis, genesis, genesis_at=at, lockout_seconds=network.lockout_seconds)
+        self._launch(run, network, network.models, None, announce=True)
         return genesis
 
     async def _resume(self, request: Resume) -> None:
         wall_now = self._deps.now()
         now = trio.current_time()
-        self._genesis_at = now - (wall_now - request.genesis.inserted_at).total_seconds()
-        self._lockout_until = self._genesis_at + request.network.lockout_seconds
+        run = Run(
+            request.genesis,
+            request.row,
+            genesis_at=now - (wall_now - request.genesis.inserted_at).total_seconds(),
+            lockout_seconds=request.network.lockout_seconds,
+        )
         start_at = None
         if request.row.state == "ready" and request.row.sequence_number > 0:
             completed_at = now - (wall_now - request.row.inserted_at).total_seconds()
-            delay = schedule.next_delay(completed_at - self._genesis_at, self._backoff)
+            delay = schedule.next_delay(completed_at - run.genesis_at, self._backoff)
             start_at = max(now, completed_at + delay)
         logger.info(
             "network %s: resuming run %s at step %s",
@@ -140,51 +139,48 @@ class NetworkRunner:
             request.row.sequence_number,
         )
         cycle = run_cycle(request.genesis, request.network)
-        await self._launch(request.network, cycle, request.genesis, request.row, start_at)
+        self._launch(run, request.network, cycle, start_at)
 
-    async def _launch(
+    def _launch(
         self,
+        run: Run,
         network: Network,
         cycle: Sequence[str],
-        genesis: Invocation,
-        first: Invocation,
         start_at: float | None,
         *,
         announce: bool = False,
     ) -> None:
         assert self._nursery is not None
-        self._scope = trio.CancelScope()
-        self._run_done = trio.Event()
-        self._cancel_reason = SHUTDOWN  # any cancel not asked for by _cancel() is a shutdown
-        self._pending = first
+        assert run.pending is not None
+        self._run = run
         self._spending.use(network)
-        self._set_status(genesis=genesis, current=first, error=None)
-        drive = partial(self._drive, network, cycle, first, start_at, announce=announce)
-        self._nursery.start_soon(self._run, network, drive, self._scope, self._run_done)
+        self._set_status(
+            genesis=run.genesis,
+            lockout_until=self._wall(run.lockout_until),
+            current=run.pending,
+            error=None,
+        )
+        drive = partial(self._drive, run, network, cycle, run.pending, start_at, announce=announce)
+        self._nursery.start_soon(self._run_task, run, network, drive)
 
     async def _cancel(self, reason: str) -> bool:
-        if not self.active:
+        run = self._run
+        if run is None or not run.active:
             return False
-        assert self._scope is not None
-        self._cancel_reason = reason
-        self._scope.cancel(reason=reason)
-        await self._run_done.wait()
+        run.cancel(reason)
+        await run.done.wait()
         return True
 
     @property
-    def _backoff(self) -> Any:
+    def _backoff(self) -> BackoffTiers:
         return self._deps.settings.backoff_tiers
 
-    async def _run(
-        self,
-        network: Network,
-        drive: Callable[[StepHooks], Awaitable[None]],
-        scope: trio.CancelScope,
-        done: trio.Event,
+    async def _run_task(
+        self, run: Run, network: Network, drive: Callable[[StepHooks], Awaitable[None]]
     ) -> None:
         """One run: invoke, complete, prepare the next, wait, repeat."""
         try:
-            with scope:
+            with run.scope:
                 async with trio.open_nursery() as sends:  # board pushes: cancelled with the run
                     await drive(self._deps.hooks.for_run(sends, network))
         except Exception as group:
@@ -192,14 +188,15 @@ class NetworkRunner:
             # The runner's boundary: a bug or a store failure ends this run only.
             logger.exception("network %s: run failed unexpectedly", self.network_id)
             reason = str(exc) if isinstance(exc, StoreError) else f"internal error: {exc}"
-            await self._finish_pending({"error": reason}, error=reason)
+            await self._finish_pending(run, {"error": reason}, error=reason)
         finally:
-            if self._pending is not None:
-                await self._clean_up_cancelled()
-            done.set()
+            if run.pending is not None:
+                await self._clean_up_cancelled(run)
+            run.done.set()
 
     async def _drive(
         self,
+        run: Run,
         network: Network,
         cycle: Sequence[str],
         current: Invocation,
@@ -221,11 +218,11 @@ class NetworkRunner:
             if breach is not None:
                 logger.info("network %s: %s", self.network_id, breach.error)
                 metadata = {"error": breach.error, "cap": breach.to_json()}
-                await self._finish_pending(metadata, error=breach.error)
+                await self._finish_pending(run, metadata, error=breach.error)
                 return
             if current.state != "invoking":
                 current = await store.set_invoking(current.id)
-            self._pending = current
+            run.pending = current
             self._set_status(current=current, next_at=None)
             self._publish(current)
             try:
@@ -241,12 +238,12 @@ class NetworkRunner:
                 continue
             except PlatformError as exc:
                 failure = {"error": exc.message, "error_kind": exc.kind}
-                await self._finish_pending(failure, error=exc.message)
+                await self._finish_pending(run, failure, error=exc.message)
                 return
             pauses = 0
             now = trio.current_time()
             floor = await hooks.prepare(current, result.output)
-            delay = schedule.next_delay(now - self._genesis_at, self._backoff, floor=floor)
+            delay = schedule.next_delay(now - run.genesis_at, self._backoff, floor=floor)
             metadata, cost = self._spending.cost(current.model, result.metadata)
             done, current = await store.complete_and_prepare_next(
                 current.id,
@@ -256,16 +253,16 @@ class NetworkRunner:
                 cost=cost,
                 cycle=cycle,
             )
-            self._pending = current
+            run.pending = current
             hooks.dispatch(done)
             self._deps.on_completed(done, current)
             self._set_status(current=current, next_at=now + delay)
             self._publish(done)
             await trio.sleep_until(now + delay)
 
-    async def _finish_pending(self, metadata: dict[str, Any], *, error: str) -> None:
+    async def _finish_pending(self, run: Run, metadata: dict[str, Any], *, error: str) -> None:
         """Fail the pending invocation and end the run with ``error``."""
-        pending, self._pending = self._pending, None
+        pending = run.take_pending()
         failed = None
         if pending is not None:
             failed = await self._durably(lambda: self._deps.store.fail(pending.id, metadata))
@@ -273,16 +270,16 @@ class NetworkRunner:
         if failed is not None:
             self._publish(failed)
 
-    async def _clean_up_cancelled(self) -> None:
+    async def _clean_up_cancelled(self, run: Run) -> None:
         """After a cancel: fail (or, on shutdown, release) the pending invocation."""
-        pending, self._pending = self._pending, None
+        pending = run.take_pending()
         assert pending is not None
         store = self._deps.store
-        if self._cancel_reason == SHUTDOWN:
+        if run.cancel_reason == SHUTDOWN:
             if pending.state == "invoking":
                 await self._durably(lambda: store.set_ready(pending.id))
             return
-        reason = {"cancelled": True, "error": f"cancelled: {self._cancel_reason}"}
+        reason = {"cancelled": True, "error": f"cancelled: {run.cancel_reason}"}
         failed = await self._durably(lambda: store.fail(pending.id, reason))
         if failed is None:
             return
@@ -327,35 +324,26 @@ class NetworkRunner:
                 return
         logger.error("network %s: a run's last row is still unsettled", self.network_id)
 
-    def _set_status(self, *, state: RunnerState | None = None, **changes: Any) -> None:
-        """Update the status value and tell watchers.
-
-        ``changes`` may name ``genesis``, ``current``, ``next_at`` (Trio time)
-        and ``error``; the state is derived unless given.
-        """
-        fields: dict[str, Any] = {}
-        if "genesis" in changes:
-            genesis = changes["genesis"]
-            fields["genesis"] = genesis
-            fields["lockout_until"] = None if genesis is None else self._wall(self._lockout_until)
-        if "current" in changes:
-            fields["current"] = changes["current"]
-        if "next_at" in changes:
-            next_at = changes["next_at"]
-            fields["next_invocation_at"] = None if next_at is None else self._wall(next_at)
-        if "error" in changes:
-            fields["error"] = changes["error"]
-        status = replace(self.status, **fields)
-        if state is None:
-            if status.current is not None and status.current.state == "invoking":
-                state = "invoking"
-            elif status.next_invocation_at is not None:
-                state = "waiting"
-            else:
-                state = status.state
-        if state in ("idle", "failed"):
-            status = replace(status, next_invocation_at=None, lockout_until=None)
-        self.status = replace(status, state=state)
+    def _set_status(
+        self,
+        *,
+        state: RunnerState | None = None,
+        genesis: Invocation | Keep | None = KEEP,
+        lockout_until: datetime | Keep | None = KEEP,
+        current: Invocation | Keep | None = KEEP,
+        next_at: float | Keep | None = KEEP,
+        error: str | Keep | None = KEEP,
+    ) -> None:
+        """Change the status (``next_at`` in Trio time) and tell watchers."""
+        self.status = changed(
+            self.status,
+            state=state,
+            genesis=genesis,
+            lockout_until=lockout_until,
+            current=current,
+            next_invocation_at=next_at if isinstance(next_at, Keep | None) else self._wall(next_at),
+            error=error,
+        )
         self._emit(Event("status", None, self.status))
 
     def _wall(self, deadline: float) -> datetime:
