@@ -50,6 +50,10 @@ class User:
     session_version: int = field(default=0, compare=False)
 
 
+QrMode = Literal["screen", "printed"]
+QR_MODES: Final[tuple[QrMode, ...]] = ("screen", "printed")
+
+
 @dataclass(frozen=True, slots=True)
 class Network:
     """A cycle of models owned by a user."""
@@ -66,6 +70,10 @@ class Network:
     # two reads of one network are equal whatever its token generation).
     created_at: datetime | None = field(default=None, compare=False)
     token_generation: int = field(default=0, compare=False)
+    # "screen" (a one-hour QR shown on screens) or "printed" (a lasting link
+    # that mints one); sign_generation is that link's, bumped to rotate it.
+    qr_mode: QrMode = field(default="screen", compare=False)
+    sign_generation: int = field(default=0, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON API's shape."""

@@ -44,6 +44,7 @@ from panic_trio.platforms.registry import Platforms, open_platforms
 from panic_trio.runs import RunMethods
 from panic_trio.security import passwords, tokens
 from panic_trio.settings import Settings
+from panic_trio.signs import PrintedSigns
 from panic_trio.spending import SpendingReport
 from panic_trio.store import accounts, usage
 from panic_trio.store import networks as network_queries
@@ -78,6 +79,7 @@ class Panic(RunMethods, TokenMethods, UserMethods):
         self.platforms = platforms
         self.archive = archive
         self.installations = installations or Installations(store)
+        self.signs = PrintedSigns(store)  # the QR: on screens or a printed sign
         self._cipher = cipher
         self.spending = SpendingReport(store, settings, engine.prices, engine.status)
         self._deletions: dict[int, trio.Event] = {}

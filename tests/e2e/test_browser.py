@@ -197,7 +197,7 @@ def test_anonymous_token_holder_sees_the_lockout_countdown(
 ) -> None:
     sign_in(page, live, "owner@example.org")
     page.goto(f"{live.url}/networks/{live.network_id}/info/qr")
-    expect(page.locator("#qr-modal")).to_contain_text("scan to prompt")
+    expect(page.locator("#qr-sheet")).to_contain_text("scan to prompt")
     terminal_url = page.locator("#qr-url").get_attribute("href")
     assert terminal_url
     assert "token=" in terminal_url

@@ -10,6 +10,7 @@ One server for the module (``app.serve`` in a thread with its own
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -170,3 +171,41 @@ def test_the_about_page_in_our_typeface(
     expect(page.locator("#people")).to_be_in_viewport()
     shoot(page, f"about-{size}")
     close(page)
+
+
+def test_a_printed_sign_is_printable_and_lets_a_phone_prompt(browser: Browser, room: Room) -> None:
+    owner = open_page(browser, TV)
+    sign_in(owner, room)
+    owner.goto(f"{room.url}/networks/{room.network_id}/info/qr")
+    expect(owner.locator("#qr-sheet")).to_contain_text("scan to prompt")
+    owner.get_by_label("Printed sign").check()
+    owner.get_by_role("button", name="Save").click()
+    expect(owner.locator("#rotate-sign")).to_be_visible()
+    sign = owner.locator("#qr-url").get_attribute("href") or ""
+    assert "/s/" in sign
+    shoot(owner, "qr-printed-tv")
+    owner.emulate_media(media="print")
+    expect(owner.locator(".qr-controls")).to_be_hidden()
+    expect(owner.locator("#qr-sheet")).to_be_visible()
+    assert owner.locator("body").evaluate("b => getComputedStyle(b).backgroundColor") == (
+        "rgb(255, 255, 255)"
+    )
+    shoot(owner, "qr-printed-print")
+    owner.emulate_media(media="screen")
+
+    phone = open_page(browser, PHONE)
+    phone.goto(sign)
+    expect(phone).to_have_url(re.compile(r"/terminal\?token="))
+    prompt = phone.get_by_role("textbox")
+    expect(prompt).to_be_enabled()
+    no_sideways_scroll(phone)
+    close(phone)
+
+    owner.set_viewport_size(PHONE)
+    owner.reload()
+    no_sideways_scroll(owner)
+    shoot(owner, "qr-printed-phone")
+    owner.get_by_label("Code on a screen").check()
+    owner.get_by_role("button", name="Save").click()
+    expect(owner.locator("#rotate-sign")).to_have_count(0)
+    close(owner)

@@ -131,14 +131,14 @@ async def test_info_page_is_public_and_lists_models(world: World) -> None:
         assert "(text -&gt; image)" in page
         assert "what the info page shows" in page
         assert 'id="current-output"' in page
-        assert "qr-modal" not in page
+        assert "qr-sheet" not in page
 
 
 async def test_qr_page_encodes_a_fresh_terminal_url(world: World) -> None:
     with trio.fail_after(TIMEOUT):
         owner = await signed_in(world, world.owner)
         page = await text_of(await owner.get(f"/networks/{world.network.id}/info/qr"))
-        assert 'id="qr-modal"' in page
+        assert 'id="qr-sheet"' in page
         assert "scan to prompt" in page
         assert 'src="data:image/svg+xml' in page
         url = re.search(r'id="qr-url" href="([^"]+)"', page)

@@ -25,6 +25,8 @@ def network_from_row(row: Any) -> Network:
         run_cap=row.run_cap,
         created_at=row.created_at,
         token_generation=row.token_generation,
+        qr_mode="printed" if row.qr_mode == "printed" else "screen",
+        sign_generation=row.sign_generation,
     )
 
 
@@ -105,4 +107,26 @@ def bump_token_generation(conn: Connection, network_id: int) -> Network:
     ).first()
     if row is None:
         raise NotFound(f"no network with id {network_id}")
+    return network_from_row(row)
+
+
+def set_qr_mode(conn: Connection, network_id: int, mode: str, *, rotate: bool) -> Network:
+    """Set how the network's QR is shown; ``rotate`` gives its lasting link a new generation.
+
+    Leaving ``printed`` always bumps the generation, so a printed sign that
+    was revoked never works again, even if printing is chosen once more.
+    """
+    current = conn.execute(select(networks).where(networks.c.id == network_id)).first()
+    if current is None:
+        raise NotFound(f"no network with id {network_id}")
+    bump = rotate or (current.qr_mode == "printed" and mode != "printed")
+    row = conn.execute(
+        update(networks)
+        .where(networks.c.id == network_id)
+        .values(
+            qr_mode=mode,
+            sign_generation=networks.c.sign_generation + (1 if bump else 0),
+        )
+        .returning(networks)
+    ).one()
     return network_from_row(row)

@@ -134,6 +134,9 @@ networks = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     # Bumped to revoke every terminal token of this network (migration 0005).
     Column("token_generation", Integer, nullable=False, default=0, server_default="0"),
+    # How its QR is shown, and the lasting (printed) link's generation (migration 0006).
+    Column("qr_mode", String(16), nullable=False, default="screen", server_default="screen"),
+    Column("sign_generation", Integer, nullable=False, default=0, server_default="0"),
     Index(None, "owner_id"),
     sqlite_autoincrement=True,
 )

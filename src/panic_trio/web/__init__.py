@@ -34,6 +34,7 @@ from panic_trio.web import (
     networks,
     pages,
     runs,
+    signs,
     terminal,
     users,
 )
@@ -149,7 +150,7 @@ def create_app(
         exporter.viewers = lambda: sockets.open
     for blueprint in (
         auth.bp, api.bp, live.bp, pages.bp, dashboard.bp, networks.bp, terminal.bp, admin.bp,
-        installations.bp, displays.bp, metrics.bp, runs.bp, users.bp,
+        installations.bp, displays.bp, metrics.bp, runs.bp, users.bp, signs.bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
     app.jinja_env.filters.update(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-import segno
 from quart import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 
@@ -17,11 +16,10 @@ from panic_trio.web.encoding import public_invocation, public_status
 from panic_trio.web.pages import not_found
 from panic_trio.web.render import catalog_json, model_json
 from panic_trio.web.ring import ring_view
+from panic_trio.web.signs import qr_data_uri, scan_url
 from panic_trio.web.state import web_state
 
 GRID_SLOTS: Final = 6  # the control panel's live grid is 2 x 3
-QR_DARK: Final = "#d8b4fe"
-QR_LIGHT: Final = "#18181b"
 
 bp = Blueprint("networks", __name__)
 
@@ -216,10 +214,10 @@ async def info(network_id: int) -> ResponseReturnValue:
     network = await public(network_id)
     if network is None:
         return await not_found()
-    return await _render_info(network, None)
+    return await _render_info(network)
 
 
-async def _render_info(network: Network, qr: dict[str, str] | None) -> str:
+async def _render_info(network: Network) -> str:
     data = await page_data(network, keep=2)
     status = web_state().panic.status(network.id)
     return await render_template(
@@ -228,7 +226,6 @@ async def _render_info(network: Network, qr: dict[str, str] | None) -> str:
         model_rows=model_rows(network),
         data=data,
         ring_view=ring_view(network.models, status, _invocations(data)),
-        qr=qr,
     )
 
 
@@ -237,28 +234,20 @@ def _invocations(data: dict[str, Any]) -> list[Invocation]:
     return [Invocation.from_json(i) for i in data["invocations"]]
 
 
-def terminal_url(network: Network) -> str:
-    """A fresh signed terminal URL (valid for an hour) for the QR code."""
-    state = web_state()
-    base = (state.settings.public_url or request.host_url).rstrip("/")
-    return f"{base}/networks/{network.id}/terminal?token={state.tokens.issue(network)}"
-
-
-def qr_data_uri(url: str) -> str:
-    """The QR code of ``url`` as an SVG data URI (high error correction)."""
-    code = segno.make(url, error="h")
-    return str(code.svg_data_uri(dark=QR_DARK, light=QR_LIGHT, scale=10, border=2))
-
-
 @bp.get("/networks/<id:network_id>/info/qr")
 @login_required
 async def qr(network_id: int) -> ResponseReturnValue:
-    """The "scan to prompt" QR code (refreshed by the page every 5 minutes)."""
+    """The "scan to prompt" QR as a clean page to print or show (refreshed on screens)."""
     network = await managed(network_id)
     if network is None:
         return await not_found()
-    url = terminal_url(network)
-    return await _render_info(network, {"url": url, "image": qr_data_uri(url)})
+    url = scan_url(network)
+    return await render_template(
+        "qr.html",
+        network=network,
+        qr={"url": url, "image": qr_data_uri(url, printable=True)},
+        data={"network_id": network.id, "qr_mode": network.qr_mode},
+    )
 
 
 @bp.get("/networks/<id:network_id>/info/qr.json")
@@ -268,8 +257,41 @@ async def qr_json(network_id: int) -> ResponseReturnValue:
     network = await managed(network_id)
     if network is None:
         return jsonify({"error": "not_found"}), 404
-    url = terminal_url(network)
-    return jsonify({"url": url, "image": qr_data_uri(url)})
+    url = scan_url(network)
+    printable = request.args.get("print") == "1"
+    return jsonify({"url": url, "image": qr_data_uri(url, printable=printable)})
+
+
+@bp.post("/networks/<id:network_id>/qr/mode")
+@login_required
+async def qr_mode(network_id: int) -> ResponseReturnValue:
+    """Choose between a code on a screen and a printed sign (leaving printed revokes it)."""
+    if await managed(network_id) is None:
+        return await not_found()
+    mode = (await request.form).get("qr_mode", "")
+    try:
+        network = await web_state().panic.signs.choose(network_id, mode)
+    except InvalidInput as exc:
+        await flash(str(exc), "error")
+    else:
+        words = "a printed sign" if network.qr_mode == "printed" else "a code on a screen"
+        await flash(f"Visitors now scan {words}", "info")
+    return redirect(url_for("networks.qr", network_id=network_id), 303)
+
+
+@bp.post("/networks/<id:network_id>/qr/rotate")
+@login_required
+async def rotate_sign(network_id: int) -> ResponseReturnValue:
+    """A new printed sign: the old one stops working at once."""
+    if await managed(network_id) is None:
+        return await not_found()
+    try:
+        await web_state().panic.signs.rotate(network_id)
+    except InvalidInput as exc:
+        await flash(str(exc), "error")
+    else:
+        await flash("New sign: the old one no longer works. Print this one.", "info")
+    return redirect(url_for("networks.qr", network_id=network_id), 303)
 
 
 @bp.get("/networks/<id:network_id>/info/all")

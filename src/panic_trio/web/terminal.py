@@ -114,5 +114,6 @@ async def expired(network_id: int) -> ResponseReturnValue:
     return await render_template(
         "terminal_expired.html",
         network=network,
+        sign=request.args.get("sign") == "1",
         can_manage=may_manage(await current_user(), network),
     )

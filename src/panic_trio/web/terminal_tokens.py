@@ -9,6 +9,11 @@ generation, which its owner bumps to revoke every token issued so far.
 The millisecond time and the nonce make two tokens issued moments apart
 differ (the original's tests check this).
 Wall-clock time is right here: tokens outlive processes and cross machines.
+
+A printed sign's lasting link carries ``<identity>.<sign generation>.<signature>``
+(three parts, signed over ``sign.<identity>.<generation>``, so it can never
+pass as a terminal token or the reverse). It works while the network shows
+its QR as a printed sign of that generation; scanning it mints a token.
 """
 
 from __future__ import annotations
@@ -76,6 +81,31 @@ class TerminalTokens:
         if generation != network.token_generation:
             return "revoked"
         return "ok"
+
+    def sign_code(self, network: Network) -> str:
+        """The lasting code of ``network``'s printed sign (as it is now)."""
+        identity = creation_identity(network.id, network.created_at)
+        body = f"{identity}.{network.sign_generation}"
+        return f"{body}.{self._sign(f'sign.{body}')}"
+
+    def sign_network_id(self, code: str | None) -> int | None:
+        """The network a well-signed sign code names (check it with :meth:`sign_works`)."""
+        if not code or len(code) > MAX_TOKEN_CHARS:
+            return None
+        body, _, signature = code.rpartition(".")
+        expected = self._sign(f"sign.{body}")
+        if not body or not hmac.compare_digest(signature.encode(), expected.encode()):
+            return None
+        identity, _, generation = body.partition(".")
+        if not (generation.isascii() and generation.isdigit()):
+            return None
+        return identity_row_id(identity)
+
+    def sign_works(self, code: str, network: Network) -> bool:
+        """Whether ``code`` is ``network``'s printed sign now (not rotated nor revoked)."""
+        return network.qr_mode == "printed" and hmac.compare_digest(
+            code.encode(), self.sign_code(network).encode()
+        )
 
     def expires_at(self, token: str) -> float | None:
         """Wall-clock expiry of a well-signed token, else ``None``."""

@@ -1,9 +1,7 @@
-// The public info page: last prompt and current output, live; and the QR
-// code, refreshed every 5 minutes so it always carries a valid token.
+// The public info page: last prompt and current output, live.
 import { connect, Display, pageData } from "./live.js";
 import { setupRing } from "./ring.js";
 
-const QR_REFRESH_MS = 5 * 60 * 1000;
 const data = pageData();
 const lastPrompt = document.getElementById("last-prompt");
 const display = new Display(document.getElementById("current-output"),
@@ -27,14 +25,3 @@ connect(`/ws/networks/${data.network_id}`, {
     }
   },
 });
-
-const qrImage = document.getElementById("qr-image");
-if (qrImage) {
-  setInterval(async () => {
-    const response = await fetch(`/networks/${data.network_id}/info/qr.json`);
-    if (!response.ok) return;
-    const fresh = await response.json();
-    qrImage.src = fresh.image;
-    document.getElementById("qr-url").href = fresh.url;
-  }, QR_REFRESH_MS);
-}
