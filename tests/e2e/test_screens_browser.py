@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 import trio
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 from panic_trio import app
 from panic_trio.panic import open_panic
@@ -36,8 +36,8 @@ pytestmark = [
 ]
 
 SHOTS = Path(os.environ.get("PT_SCREENSHOTS") or tempfile.gettempdir()) / "panic-screens"
-PHONE = {"width": 390, "height": 844}
-TV = {"width": 1920, "height": 1080}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+TV: ViewportSize = {"width": 1920, "height": 1080}
 
 
 @dataclass
@@ -104,8 +104,8 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-def open_page(browser: Browser, viewport: dict[str, int], **options: Any) -> Page:
-    context = browser.new_context(viewport=viewport, **options)  # type: ignore[arg-type]
+def open_page(browser: Browser, viewport: ViewportSize, **options: Any) -> Page:
+    context = browser.new_context(viewport=viewport, **options)
     context.set_default_timeout(WAIT_MS)
     page = context.new_page()
     errors: list[str] = []
@@ -158,7 +158,7 @@ LOADED_FACES = """async () => {
 
 @pytest.mark.parametrize(("size", "viewport"), [("phone", PHONE), ("tv", TV)])
 def test_the_about_page_in_our_typeface(
-    browser: Browser, room: Room, size: str, viewport: dict[str, int]
+    browser: Browser, room: Room, size: str, viewport: ViewportSize
 ) -> None:
     page = open_page(browser, viewport)
     page.goto(f"{room.url}/about")
