@@ -26,14 +26,13 @@ from panic_trio.domain import (
     Invocation,
     Network,
     RunnerStatus,
-    User,
     utc_now,
 )
 from panic_trio.engine import NO_HOOKS, Engine, open_engine
-from panic_trio.errors import ArchiveError, InvalidInput, NotFound
+from panic_trio.errors import ArchiveError
 from panic_trio.events import EventBus, Subscription
 from panic_trio.export import RunExporter, prepare_export
-from panic_trio.inputs import check_email, check_network_fields
+from panic_trio.inputs import check_network_fields
 from panic_trio.installations import Installations, vestaboard_dispatcher
 from panic_trio.local_media import LocalMedia
 from panic_trio.models.prices import load_prices
@@ -42,12 +41,12 @@ from panic_trio.platforms.base import Platform
 from panic_trio.platforms.policy import invoke_with_policy
 from panic_trio.platforms.registry import Platforms, open_platforms
 from panic_trio.runs import RunMethods
-from panic_trio.security import passwords, tokens
+from panic_trio.security import tokens
 from panic_trio.settings import Settings
 from panic_trio.signs import PrintedSigns
 from panic_trio.spending import SpendingReport
-from panic_trio.store import accounts, usage
 from panic_trio.store import networks as network_queries
+from panic_trio.store import usage
 from panic_trio.store.database import sqlite_path
 from panic_trio.store.store import Store, open_store
 from panic_trio.users import UserMethods
@@ -84,84 +83,6 @@ class Panic(RunMethods, TokenMethods, UserMethods):
         self.spending = SpendingReport(store, settings, engine.prices, engine.status)
         self._deletions: dict[int, trio.Event] = {}
         self._crypto = ThreadSeam("password-hashing", 2, inline=store.writes.inline)
-
-    # Accounts
-
-    async def create_user(self, email: str, password: str, *, admin: bool = False) -> User:
-        """Create an account (password hashed with argon2).
-
-        Raises:
-            InvalidInput: bad email, weak password or email already taken.
-        """
-        email = check_email(email)
-        passwords.check_password_rules(password)
-        password_hash = await self._crypto.run(passwords.hash_password, password)
-        return await self.store.create_user(email, password_hash, admin)
-
-    async def authenticate(self, email: str, password: str) -> User | None:
-        """The user if the password is right, else ``None`` (same cost either way)."""
-        found = await self.store.user_credentials(email.strip())
-        ok = await self._crypto.run(
-            passwords.verify_password, found[1] if found else None, password
-        )
-        return found[0] if (found and ok) else None
-
-    async def get_user(self, user_id: int) -> User:
-        """The user, or :class:`NotFound`."""
-        user = await self.store.get_user(user_id)
-        if user is None:
-            raise NotFound(f"no user with id {user_id}")
-        return user
-
-    async def end_sessions(self, user_id: int) -> User:
-        """Sign the user out everywhere: every session cookie issued so far stops working."""
-        return await self.store.write(accounts.end_sessions, user_id)
-
-    async def change_password(self, user_id: int, current: str, new: str) -> User:
-        """Set a new password and end every session (the caller may start a fresh one).
-
-        Raises:
-            InvalidInput: the current password is wrong, or the new one too weak.
-        """
-        user = await self.get_user(user_id)
-        passwords.check_password_rules(new)
-        if await self.authenticate(user.email, current) is None:
-            raise InvalidInput("the current password is not right", field="current_password")
-        password_hash = await self._crypto.run(passwords.hash_password, new)
-        return await self.store.write(accounts.end_sessions, user_id, password_hash)
-
-    async def create_api_key(self, user_id: int, name: str) -> str:
-        """A new personal API key; only its hash is kept, so show it now."""
-        await self.get_user(user_id)
-        key = tokens.new_api_key()
-        label = (name or "API key").strip()[:200]
-        await self.store.write(
-            accounts.insert_api_key,
-            user_id,
-            label,
-            key[:8],
-            tokens.hash_api_key(key),
-            self.store.now(),
-        )
-        return key
-
-    async def list_api_keys(self, user_id: int) -> list[dict[str, Any]]:
-        """The user's API keys as shown on a dashboard: name, prefix, dates, never the key."""
-        return await self.store.read(accounts.api_keys_of, user_id)
-
-    async def revoke_api_key(self, user_id: int, key_id: int) -> bool:
-        """Delete one of the user's API keys; ``False`` if it was not theirs."""
-        return await self.store.write(accounts.delete_api_key, user_id, key_id)
-
-    async def list_users(self) -> list[User]:
-        """Every account, oldest first (admins; and ``--demo`` checks it is empty)."""
-        return await self.store.read(accounts.list_users)
-
-    async def user_for_api_key(self, key: str) -> User | None:
-        """The owner of a personal API key, or ``None``."""
-        return await self.store.write(
-            accounts.user_by_api_key, tokens.hash_api_key(key), self.store.now()
-        )
 
     # Networks
 
