@@ -32,12 +32,13 @@ from hypercorn.trio import serve as hypercorn_serve
 from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, Scope
 from quart_trio import QuartTrio
 
+from panic_trio.blocking import ThreadSeam
 from panic_trio.domain import Network, User
 from panic_trio.errors import ConfigError
 from panic_trio.installations import Installation
 from panic_trio.operations import Alerts, Backups, Metrics, open_error_reports
 from panic_trio.panic import Panic, open_panic
-from panic_trio.security.tokens import load_secret_key
+from panic_trio.security import tokens
 from panic_trio.settings import Settings
 from panic_trio.web import create_app
 from panic_trio.web.live import GOODBYE_SECONDS  # how long sockets get to close with 1001
@@ -199,8 +200,13 @@ async def serve(
             embedding, and for threads, where signals cannot be received).
         task_status: ``started(urls)`` once Hypercorn is listening.
     """
-    secret = await trio.to_thread.run_sync(load_secret_key, settings.secret_key, settings.data_dir)
-    async with open_error_reports(settings.sentry_dsn), open_panic(settings) as panic:
+    # Loaded once, here: the web signs with it and open_panic's cipher encrypts with it.
+    files = ThreadSeam("secret-key-file", 1)
+    secret = await files.run(tokens.load_secret_key, settings.secret_key, settings.data_dir)
+    async with (
+        open_error_reports(settings.sentry_dsn),
+        open_panic(settings, secret_key=secret) as panic,
+    ):
         seed = await seed_demo(panic) if demo else None
         going_away = trio.Event()
         metrics = Metrics(panic)

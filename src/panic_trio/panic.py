@@ -256,6 +256,7 @@ async def open_panic(
     inline: bool = False,
     now: Callable[[], datetime] | None = None,
     runs: bool = True,
+    secret_key: str | None = None,
 ) -> AsyncIterator[Panic]:
     """Open the store, the platforms and the engine, and give a :class:`Panic`.
 
@@ -269,6 +270,9 @@ async def open_panic(
         runs: ``False`` for programs that only read and edit (the CLI's
             ``user add``, ``network add``): they neither resume nor start
             runs, so they may open a database a server is running.
+        secret_key: the key already loaded by the caller (``app.serve``
+            loads it once for the web and the token cipher); by default it is
+            loaded here (``PANIC_SECRET_KEY``, or the data folder's file).
 
     Entering migrates the database and resumes interrupted runs; exiting ends
     every run without failing it.
@@ -279,8 +283,9 @@ async def open_panic(
     """
     settings = settings or Settings.from_env()
     files = ThreadSeam("secret-key-file", 1, inline=inline)
-    secret = await files.run(tokens.load_secret_key, settings.secret_key, settings.data_dir)
-    cipher = tokens.TokenCipher(secret)
+    if secret_key is None:
+        secret_key = await files.run(tokens.load_secret_key, settings.secret_key, settings.data_dir)
+    cipher = tokens.TokenCipher(secret_key)
     prices = await files.run(load_prices, settings.prices)
     local_files = LocalMedia.from_settings(settings)  # one resolver: platforms and archive
     async with (

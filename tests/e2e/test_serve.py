@@ -359,3 +359,30 @@ async def test_sigint_with_50_sockets_open_stops_runs_at_once_and_exits_within_2
     late = [r for r in rows if (r.inserted_at - signalled_at).total_seconds() > 0.3]
     assert late == []
     print(f"exit {took:.2f} s after SIGINT with 50 sockets; {len(rows)} rows")
+
+
+async def test_serve_loads_the_secret_key_once_for_the_web_and_the_cipher(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Generated into the data folder on first use, read by one call, handed to both."""
+    from panic_trio.security import tokens
+
+    loads: list[Path] = []
+    load = tokens.load_secret_key
+
+    def counting(configured: str | None, data_dir: Path) -> str:
+        loads.append(data_dir)
+        return load(configured, data_dir)
+
+    monkeypatch.setattr(tokens, "load_secret_key", counting)
+    monkeypatch.setattr(app, "load_secret_key", counting, raising=False)  # a second import
+    settings = live_settings(tmp_path, secret_key=None)
+    with trio.fail_after(TIMEOUT):
+        stop = trio.Event()
+        async with trio.open_nursery() as nursery:
+            urls = await nursery.start(partial(app.serve, settings, shutdown_trigger=stop.wait))
+            async with httpx.AsyncClient(base_url=urls[0]) as http:
+                assert (await http.get("/sign-in")).status_code == 200
+            stop.set()
+    assert loads == [settings.data_dir]
+    assert (settings.data_dir / tokens.SECRET_KEY_FILE).exists()
