@@ -112,3 +112,9 @@ def test_the_catalog_is_reachable_as_the_contract_says() -> None:
     model = get_model("dummy-t2i")
     assert (model.input_type, model.output_type, model.platform) == ("text", "image", "dummy")
     assert len(all_models()) == 50
+
+
+async def test_find_user_by_email(panic: Panic, owner: User) -> None:
+    assert await panic.find_user(f"  {owner.email} ") == owner
+    with pytest.raises(NotFound, match=r"no user with email nobody@example\.org"):
+        await panic.find_user("nobody@example.org")

@@ -11,7 +11,7 @@ from typing import Any
 import trio
 
 from panic_trio.domain import Invocation
-from panic_trio.errors import InvalidInput, NotFound
+from panic_trio.errors import InvalidInput
 from panic_trio.models import all_models, network_problem
 from panic_trio.panic import open_panic
 from panic_trio.settings import Settings
@@ -124,11 +124,9 @@ async def network_add(args: argparse.Namespace, settings: Settings) -> int:
     """Create a network; prints its id alone on the last line."""
     model_ids = [m.strip() for m in args.models.split(",") if m.strip()]
     async with open_panic(settings, runs=False) as panic:
-        found = await panic.store.user_credentials(args.owner)
-        if found is None:
-            raise NotFound(f"no user with email {args.owner}")
+        owner = await panic.find_user(args.owner)
         network = await panic.create_network(
-            found[0].id,
+            owner.id,
             args.name,
             models=model_ids,
             description=args.description,
