@@ -209,3 +209,42 @@ def test_a_printed_sign_is_printable_and_lets_a_phone_prompt(browser: Browser, r
     owner.get_by_role("button", name="Save").click()
     expect(owner.locator("#rotate-sign")).to_have_count(0)
     close(owner)
+
+
+@pytest.mark.parametrize(("size", "viewport"), [("phone", PHONE), ("tv", TV)])
+def test_an_idle_screen_invites_a_prompt_and_says_its_name_when_asked(
+    browser: Browser, room: Room, size: str, viewport: ViewportSize
+) -> None:
+    screen = open_page(browser, viewport)
+    screen.goto(f"{room.url}/i/{room.display_id}/wall")
+    expect(screen.locator("body")).to_have_attribute("data-idle", "true")
+    attract = screen.locator("#attract")
+    expect(attract).to_be_visible()
+    expect(attract).to_contain_text("Night loop")
+    expect(attract).to_contain_text("scan to prompt")
+    qr = screen.locator("#attract-qr")
+    expect(qr).to_be_visible()
+    assert "/terminal?token=" in (qr.get_attribute("data-url") or "")
+    assert "⊞" not in screen.content()
+    assert qr.evaluate("img => img.naturalWidth") > 0
+    no_sideways_scroll(screen)
+    shoot(screen, f"attract-{size}")
+
+    owner = open_page(browser, TV)
+    sign_in(owner, room)
+    owner.goto(f"{room.url}/installations")
+    owner.get_by_role("link", name="Foyer").first.click()
+    owner.get_by_role("button", name="Identify screens").click()
+    expect(screen.locator("#identify")).to_have_text("Foyer · wall")
+    shoot(screen, f"identify-{size}")
+    close(owner)
+
+    with api(room) as http:
+        started = http.post(f"/api/networks/{room.network_id}/runs", json={"prompt": "a kite"})
+        assert started.status_code == 201, started.text
+        expect(screen.locator("body")).to_have_attribute("data-idle", "false")
+        expect(attract).to_be_hidden()
+        expect(screen.locator("#slot-0")).to_be_visible()
+        assert http.delete(f"/api/networks/{room.network_id}/runs/current").status_code == 200
+    expect(attract).to_be_visible()  # stopped: the screen invites the next prompt
+    close(screen)

@@ -130,3 +130,25 @@ async def test_waiters_wake_when_their_installation_changes_and_only_then(
             assert woken == ["made"]  # the other installation did not change
             await panic.delete_network(loop_network.id)  # its installations went with it
         assert woken == ["made", "other"]
+
+
+async def test_identify_wakes_the_screens_waiting_and_checks_what_it_names(
+    panic: Panic, loop_network: Network
+) -> None:
+    with trio.fail_after(10):
+        made = await panic.installations.create(loop_network.id, "Foyer", [GRID])
+        heard: list[list[str]] = []
+
+        async def screen() -> None:
+            heard.append(await panic.installations.identify_requested(made.id))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(screen)
+            nursery.start_soon(screen)
+            await trio.testing.wait_all_tasks_blocked()
+            await panic.installations.identify(made.id, "main-grid")
+        assert heard == [["main-grid"], ["main-grid"]]
+        with pytest.raises(InvalidWatcher):
+            await panic.installations.identify(made.id, "nope")
+        with pytest.raises(NotFound):
+            await panic.installations.identify(made.id + 1000)

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 import pytest
 import trio
+import trio.testing
 from quart.testing.connections import WebsocketResponseError
 from quart.typing import TestWebsocketConnectionProtocol as Socket
 
@@ -17,7 +18,16 @@ from panic_trio.panic import open_panic
 from panic_trio.web import create_app
 from panic_trio.web.displays import DisplaySocket, tile
 from panic_trio.web.state import EXTENSION, WebState
-from tests.web.conftest import SECRET, TIMEOUT, World, client, make_settings, signed_in, text_of
+from tests.web.conftest import (
+    SECRET,
+    TIMEOUT,
+    World,
+    client,
+    csrf_of,
+    make_settings,
+    signed_in,
+    text_of,
+)
 
 GRID = {"type": "grid", "name": "wall", "rows": 2, "columns": 2}
 SPOT = {"type": "single", "name": "spot", "stride": 3, "offset": 1}
@@ -42,13 +52,16 @@ async def test_the_display_page_is_public_full_screen_and_scriptless_inline(worl
         assert page.status_code == 200
         assert "<title>Gallery - wall · PANIC!</title>" in html
         assert "Last prompt:" in html
-        assert "2/2 ⊞" in html
+        assert "⊞" not in html  # no codes: an idle screen explains itself
+        assert 'id="attract"' in html
+        assert "scan to prompt" in html
+        assert world.network.name in html
         assert 'class="site-header"' not in html
         assert "script-src 'self'" in page.headers["Content-Security-Policy"]
         scripts = [s for s in html.split("<script")[1:] if "src=" not in s.split(">")[0]]
         assert all('type="application/json"' in s.split(">")[0] for s in scripts)
         single = await text_of(await client(world).get(f"/i/{made.public_id}/spot"))
-        assert "1/3 □" in single
+        assert "□" not in single
         assert "Last prompt:" not in single
         assert (await client(world).get(f"/i/{made.public_id}/nope")).status_code == 404
         stamp = made.public_id.partition("-")[2]
@@ -60,10 +73,16 @@ async def test_a_new_genesis_resets_the_screen_and_a_late_viewer_catches_up(worl
     with trio.fail_after(TIMEOUT):
         made = await world.panic.installations.create(world.network.id, "Gallery", [GRID, SPOT])
         async with client(world).websocket(f"/ws/displays/{made.public_id}/spot") as ws:
-            assert await receive(ws) == {"type": "screen", "prompt": None, "tiles": []}
+            assert await receive(ws) == {
+                "type": "screen",
+                "idle": True,
+                "prompt": None,
+                "tiles": [],
+            }
             genesis = await world.panic.start_run(world.network.id, "a *red* balloon")
             first = await receive(ws)
             assert first["type"] == "reset"
+            assert first["idle"] is False  # a run: the attract state goes
             assert first["prompt"] == "a *red* balloon"
             assert first["tile"]["id"] == genesis.id
             while (frame := await receive(ws))["tile"]["state"] != "completed":
@@ -190,3 +209,66 @@ async def test_a_stopped_step_is_a_neutral_tile_and_a_single_screen_keeps_its_la
             frame = await receive(ws)
         assert "cancel" not in json.dumps(frame)
         assert "stopped" not in json.dumps(frame)
+
+
+async def test_an_idle_screen_is_told_when_a_run_ends_and_shows_a_working_qr(
+    world: World,
+) -> None:
+    with trio.fail_after(TIMEOUT):
+        made = await world.panic.installations.create(world.network.id, "Gallery", [GRID])
+        qr = await client(world).get(f"/i/{made.public_id}/wall/qr.json")
+        assert qr.headers["Cache-Control"] == "no-store"
+        body = await qr.get_json()
+        assert body["image"].startswith("data:image/svg+xml")
+        token = body["url"].split("/terminal?token=")[1]
+        network = await world.panic.get_network(world.network.id)
+        assert world.tokens.check(token, network) == "ok"  # a code on a screen: one hour
+        assert (await client(world).get(f"/i/{made.public_id}/nope/qr.json")).status_code == 404
+        await world.panic.signs.choose(world.network.id, "printed")
+        printed = await (await client(world).get(f"/i/{made.public_id}/wall/qr.json")).get_json()
+        assert "/s/" in printed["url"]  # the printed sign, the same one the screens show
+        async with client(world).websocket(f"/ws/displays/{made.public_id}/wall") as ws:
+            assert (await receive(ws))["idle"] is True
+            await world.panic.start_run(world.network.id, "busy for a while")
+            assert (await receive(ws))["idle"] is False
+            await world.panic.stop_run(world.network.id)
+            while (frame := await receive(ws))["type"] != "idle":
+                assert frame["type"] == "place"
+            assert frame == {"type": "idle", "idle": True}
+
+
+async def test_identify_shows_each_open_screen_its_own_name(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        made = await world.panic.installations.create(world.network.id, "Foyer", [GRID, SPOT])
+        base = f"/ws/displays/{made.public_id}"
+        async with (
+            client(world).websocket(f"{base}/wall") as wall,
+            client(world).websocket(f"{base}/spot") as spot,
+        ):
+            await receive(wall)
+            await receive(spot)
+            await trio.testing.wait_all_tasks_blocked()
+            await world.panic.installations.identify(made.id)
+            assert await receive(wall) == {
+                "type": "identify",
+                "name": "Foyer · wall",
+                "seconds": 30,
+            }
+            assert (await receive(spot))["name"] == "Foyer · spot"
+            await trio.testing.wait_all_tasks_blocked()
+            owner = await signed_in(world, world.owner)
+            token = await csrf_of(owner, f"/installations/{made.id}")
+            response = await owner.post(
+                f"/installations/{made.id}/identify", form={"watcher": "spot", "csrf_token": token}
+            )
+            assert response.status_code == 303
+            assert (await receive(spot))["name"] == "Foyer · spot"
+            with trio.move_on_after(0.5):  # only the screen asked for answers
+                await receive(wall)
+                raise AssertionError("the wall was not asked")
+        stranger = await signed_in(world, world.other)
+        token = await csrf_of(stranger)
+        refused = await stranger.post(
+            f"/installations/{made.id}/identify", form={"csrf_token": token}
+        )
+        assert refused.status_code == 404

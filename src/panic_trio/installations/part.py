@@ -25,6 +25,8 @@ from panic_trio.store import installations as queries
 from panic_trio.store.store import Store
 
 MAX_INSTALLATION_NAME_CHARS: Final = 200
+IDENTIFY_SECONDS: Final = 30.0  # how long a screen shows its own name when asked
+ALL_SCREENS: Final = ""  # what identify_requested returns when every screen should answer
 
 
 class Installations:
@@ -34,10 +36,41 @@ class Installations:
         self._store = store
         self._boards = boards
         self._changes: dict[int, trio.Event] = {}
+        self._identify: dict[int, tuple[trio.Event, list[str]]] = {}
 
     async def changed(self, installation_id: int) -> None:
         """Return the next time the installation or its watchers change, or it is deleted."""
         await self._changes.setdefault(installation_id, trio.Event()).wait()
+
+    async def identify(self, installation_id: int, watcher: str | None = None) -> Installation:
+        """Ask the installation's open screens (or only ``watcher``'s) to show their names.
+
+        Each shows "<installation> · <watcher>" for :data:`IDENTIFY_SECONDS`,
+        so an operator can tell which TV is which. Screens not open now see
+        nothing later.
+
+        Raises:
+            NotFound: no such installation.
+            InvalidWatcher: it has no watcher called ``watcher``.
+        """
+        installation = await self.get(installation_id)
+        if watcher is not None:
+            _watcher_index(installation.watchers, watcher)
+        waiting, names = self._identify.pop(installation_id, (None, []))
+        if waiting is not None:
+            names.append(ALL_SCREENS if watcher is None else watcher)
+            waiting.set()
+        return installation
+
+    async def identify_requested(self, installation_id: int) -> list[str]:
+        """Wait for the next :meth:`identify` of this installation.
+
+        Returns the watcher names asked for since the wait began
+        (:data:`ALL_SCREENS` for every screen).
+        """
+        waiting, names = self._identify.setdefault(installation_id, (trio.Event(), []))
+        await waiting.wait()
+        return names
 
     async def create(
         self, network_id: int, name: str, watchers: Iterable[Mapping[str, Any] | Watcher] = ()

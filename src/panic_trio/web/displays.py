@@ -16,7 +16,13 @@ to draw:
   gets its stride's invocations);
 - ``reload``: the installation or its watchers changed (through the pages
   or the embedding API): load the page again, so a kiosk picks up a new grid
-  size or stride without anyone touching it.
+  size or stride without anyone touching it;
+- ``idle``: the network's runner became idle (or busy again); ``screen``,
+  ``reset`` and ``place`` frames carry ``idle`` too. An idle screen shows
+  its attract state: the network's name and "scan to prompt" with the QR
+  (``/i/<installation>/<watcher>/qr.json``, refreshed by the page);
+- ``identify``: the operator asked the screens to say who they are
+  (``panic.installations.identify``): show ``name`` for ``seconds``.
 
 Archive rewrites (``archived`` events) are not sent: a screen never
 re-renders or restarts audio because a URL moved. Text tiles carry Markdown
@@ -32,12 +38,13 @@ from contextlib import contextmanager
 from typing import Any, Final, cast
 
 import trio
-from quart import Blueprint, Response, current_app, render_template, websocket
+from quart import Blueprint, Response, current_app, jsonify, render_template, websocket
 from quart.typing import ResponseReturnValue
 
 from panic_trio.domain import Event, Invocation
 from panic_trio.errors import NotFound
 from panic_trio.installations import Installation
+from panic_trio.installations.part import ALL_SCREENS, IDENTIFY_SECONDS
 from panic_trio.installations.watchers import Watcher, screen, screen_sequences, slot_for
 from panic_trio.security.tokens import identity_row_id
 from panic_trio.store import invocations as invocation_queries
@@ -46,9 +53,11 @@ from panic_trio.web.encoding import dumps
 from panic_trio.web.live import SLOW_CLIENT_SECONDS, open_socket
 from panic_trio.web.pages import not_found
 from panic_trio.web.render import markdown, media_src, output_type
+from panic_trio.web.signs import qr_data_uri, scan_url
 from panic_trio.web.state import WebState, web_state
 
 VIEWERS: Final = "panic_viewers"
+IDLE_STATES: Final = frozenset({"idle", "failed"})  # no run going: screens invite a prompt
 
 bp = Blueprint("displays", __name__)
 
@@ -156,10 +165,24 @@ async def display(public_id: str, name: str) -> ResponseReturnValue:
     if found is None:
         return await not_found()
     installation, watcher = found
+    network = await web_state().panic.get_network(installation.network_id)
     data = {"installation": installation.public_id, "watcher": watcher.to_json()}
     return await render_template(
-        "display.html", installation=installation, watcher=watcher, data=data
+        "display.html", installation=installation, watcher=watcher, network=network, data=data
     )
+
+
+@bp.get("/i/<public_id>/<name>/qr.json")
+async def display_qr(public_id: str, name: str) -> ResponseReturnValue:
+    """The "scan to prompt" QR an idle screen shows (a fresh one-hour link, or the sign)."""
+    found = await _watched(public_id, name)
+    if found is None:
+        return await not_found()
+    network = await web_state().panic.get_network(found[0].network_id)
+    url = scan_url(network)
+    response = jsonify({"url": url, "image": qr_data_uri(url)})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 class DisplaySocket:
@@ -170,6 +193,7 @@ class DisplaySocket:
         self.installation = installation
         self.watcher = watcher
         self.run_number: int | None = None
+        self.idle: bool | None = None  # as last told to the screen
         self._base_url = state.settings.base_url
 
     async def serve(self) -> None:
@@ -181,6 +205,7 @@ class DisplaySocket:
                 trio.open_nursery() as nursery,
             ):
                 nursery.start_soon(self._reload_on_change, nursery.cancel_scope)
+                nursery.start_soon(self._identify_on_request)
                 nursery.start_soon(self._drain)
                 await self._send(await self.screen_frame())
                 dropped = 0
@@ -203,8 +228,10 @@ class DisplaySocket:
         run = [] if run_number is None else await self._shown_rows(network_id, run_number)
         self.run_number = run_number
         shown = screen(self.watcher, run)
+        self.idle = panic.status(network_id).state in IDLE_STATES
         return {
             "type": "screen",
+            "idle": self.idle,
             "prompt": run[0].input if run else None,
             "tiles": [
                 {"slot": slot, "tile": tile(inv, self._base_url)}
@@ -224,12 +251,20 @@ class DisplaySocket:
     async def frame_for(self, event: Event) -> dict[str, Any] | None:
         """The frame one engine event means for this screen (``None``: nothing)."""
         invocation = event.invocation
+        idle = event.status.state in IDLE_STATES
         if event.kind != "invocation" or invocation is None:
-            return None  # status changes, and archive rewrites, change no tile
+            # Status changes, and archive rewrites, change no tile. Going idle is
+            # said here; going busy comes with the tiles of the new run.
+            if not idle or self.idle is not False:  # not going idle, or already told
+                return None
+            self.idle = True
+            return {"type": "idle", "idle": True}
+        told, self.idle = self.idle, idle
         if invocation.sequence_number == 0:
             self.run_number = invocation.run_number
             return {
                 "type": "reset",
+                "idle": idle,
                 "prompt": invocation.input,
                 "tile": tile(invocation, self._base_url),
             }
@@ -237,8 +272,13 @@ class DisplaySocket:
             return await self.screen_frame()  # a run we did not see start: catch up
         slot = slot_for(self.watcher, invocation)
         if slot is None:
-            return None
-        return {"type": "place", "slot": slot, "tile": tile(invocation, self._base_url)}
+            return {"type": "idle", "idle": True} if idle and told is False else None
+        return {
+            "type": "place",
+            "idle": idle,
+            "slot": slot,
+            "tile": tile(invocation, self._base_url),
+        }
 
     async def _send(self, frame: dict[str, Any]) -> None:
         with trio.move_on_after(SLOW_CLIENT_SECONDS):
@@ -250,6 +290,15 @@ class DisplaySocket:
         """Read (and ignore) client frames, so a close is noticed."""
         while True:
             await websocket.receive()
+
+    async def _identify_on_request(self) -> None:
+        """Show this screen's name whenever the operator asks (all screens, or this one)."""
+        installations = self.state.panic.installations
+        name = f"{self.installation.name} · {self.watcher.name}"
+        while True:
+            asked = await installations.identify_requested(self.installation.id)
+            if ALL_SCREENS in asked or self.watcher.name in asked:
+                await self._send({"type": "identify", "name": name, "seconds": IDENTIFY_SECONDS})
 
     async def _reload_on_change(self, scope: trio.CancelScope) -> None:
         await self.state.panic.installations.changed(self.installation.id)

@@ -15,6 +15,7 @@ from quart.typing import ResponseReturnValue
 
 from panic_trio.errors import InvalidInput, InvalidWatcher, NotFound
 from panic_trio.installations import Installation
+from panic_trio.installations.part import IDENTIFY_SECONDS
 from panic_trio.installations.watchers import BOARDS, WATCHER_TYPES, watcher_errors
 from panic_trio.models.platform_records import board_label
 from panic_trio.web.auth import login_required, signed_in_user
@@ -136,6 +137,23 @@ async def edit(installation_id: int) -> ResponseReturnValue:
     except InvalidInput as exc:
         return await _installation_form(installation, status=422, error=exc.message, values=values)
     await flash("Installation updated successfully", "info")
+    return _show(installation_id)
+
+
+@bp.post("/installations/<id:installation_id>/identify")
+@login_required
+async def identify(installation_id: int) -> ResponseReturnValue:
+    """Open screens show their own names for a while (``watcher=`` only that one)."""
+    if await owned(installation_id) is None:
+        return await not_found()
+    watcher = (await request.form).get("watcher") or None
+    try:
+        await web_state().panic.installations.identify(installation_id, watcher)
+    except (InvalidWatcher, NotFound) as exc:
+        await flash(str(exc), "error")
+    else:
+        which = f"Screen {watcher} shows its name" if watcher else "Open screens show their names"
+        await flash(f"{which} for {IDENTIFY_SECONDS:g} s", "info")
     return _show(installation_id)
 
 

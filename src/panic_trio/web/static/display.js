@@ -1,6 +1,8 @@
 // A TV screen: /i/<installation>/<watcher>. The server applies the watcher
 // rules and sends what to draw (screen / reset / place); this file only draws.
-// Text tiles arrive as Markdown already sanitised on the server.
+// Text tiles arrive as Markdown already sanitised on the server. When the
+// network is idle the screen shows its attract state (name, "scan to prompt",
+// a QR refreshed every 5 minutes); "identify" shows the screen's own name.
 import { connect, pageData } from "./live.js";
 import { attachVisualiser } from "./visualiser.js";
 
@@ -8,6 +10,12 @@ const data = pageData();
 const display = document.getElementById("watcher-display");
 const lastPrompt = document.getElementById("last-prompt");
 const note = document.getElementById("connection");
+const attract = document.getElementById("attract");
+const attractQr = document.getElementById("attract-qr");
+const identify = document.getElementById("identify");
+const QR_REFRESH_MS = 5 * 60 * 1000;
+const qrUrl = `/i/${data.installation}/${encodeURIComponent(data.watcher.name)}/qr.json`;
+let identifyTimer = 0;
 const columns = Number(display.dataset.columns) || 1;
 display.style.setProperty("--columns", String(columns));
 
@@ -66,11 +74,41 @@ function showPrompt(text) {
   if (lastPrompt && text !== undefined) lastPrompt.textContent = text ?? "";
 }
 
+async function refreshQr() {
+  try {
+    const response = await fetch(qrUrl, { cache: "no-store" });
+    if (!response.ok) return;
+    const fresh = await response.json();
+    attractQr.src = fresh.image;
+    attractQr.dataset.url = fresh.url;
+    attractQr.hidden = false;
+  } catch { /* offline for a moment: the next refresh tries again */ }
+}
+
+function setIdle(idle) {
+  if (idle === undefined) return;
+  document.body.dataset.idle = String(idle);
+  attract.hidden = !idle;
+  if (idle) refreshQr();
+}
+
+function showName(name, seconds) {
+  identify.textContent = name;
+  identify.hidden = false;
+  clearTimeout(identifyTimer);
+  identifyTimer = setTimeout(() => { identify.hidden = true; }, seconds * 1000);
+}
+
+setInterval(() => { if (!attract.hidden) refreshQr(); }, QR_REFRESH_MS);
+
 connect(`/ws/displays/${data.installation}/${encodeURIComponent(data.watcher.name)}`, {
   onOpen: () => { note.hidden = true; document.body.dataset.connected = "true"; },
   onClose: () => { note.hidden = false; document.body.dataset.connected = "false"; },
   onMessage: (message) => {
-    if (message.type === "screen") {
+    setIdle(message.idle);
+    if (message.type === "identify") {
+      showName(message.name, message.seconds);
+    } else if (message.type === "screen") {
       clear();
       for (const { slot, tile } of message.tiles) place(slot, tile);
       showPrompt(message.prompt);
