@@ -41,7 +41,7 @@ from panic_trio.panic import Panic, open_panic
 from panic_trio.security import tokens
 from panic_trio.settings import Settings
 from panic_trio.web import create_app
-from panic_trio.web.live import GOODBYE_SECONDS  # how long sockets get to close with 1001
+from panic_trio.web.sockets import GOODBYE_SECONDS  # how long sockets get to close with 1001
 from panic_trio.web.state import EXTENSION, SocketRegistry, WebState
 
 logger = logging.getLogger(__name__)

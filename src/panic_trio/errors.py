@@ -12,7 +12,9 @@ boundary per library, so callers only ever catch these::
     │   ├── InvalidNetwork          the model cycle cannot run (reason in words)
     │   ├── InvalidPrompt           empty, blank or over-long prompt
     │   └── InvalidWatcher          a display configuration is invalid
+    ├── ShuttingDown                the server is shutting down: no new run starts
     ├── LockedOut                   a run is active and still in its lockout
+    ├── RateLimited                 too many prompts from one client: try again later
     ├── SpendingCapReached          a spending cap refuses new prompts until a time
     ├── PlatformError               a model call failed (after its own retries)
     │   ├── PlatformTimeout
@@ -32,6 +34,7 @@ helps, what to do.
 from __future__ import annotations
 
 import errno
+import math
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -95,6 +98,14 @@ class LockedOut(PanicError):
     def __init__(self, genesis: Invocation, retry_after: float) -> None:
         super().__init__(f"Please wait before starting a new run ({retry_after:.1f} s left)")
         self.genesis = genesis
+        self.retry_after = retry_after
+
+
+class RateLimited(PanicError):
+    """One client sent too many prompts; ``retry_after`` seconds until it may again."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"too many prompts: try again in {max(1, math.ceil(retry_after))} s")
         self.retry_after = retry_after
 
 

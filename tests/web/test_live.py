@@ -19,7 +19,8 @@ from panic_trio.events import Broadcast
 from panic_trio.panic import open_panic
 from panic_trio.web import create_app
 from panic_trio.web.encoding import EventEncoder
-from panic_trio.web.live import SLOW_CLIENT_SECONDS, LiveSocket
+from panic_trio.web.live import LiveSocket
+from panic_trio.web.sockets import SLOW_CLIENT_SECONDS, Session
 from tests.web.conftest import SECRET, TIMEOUT, World, client, make_settings, signed_in
 
 Message = dict[str, Any]
@@ -270,13 +271,13 @@ async def test_a_failed_run_is_reported_with_its_reason(world: World) -> None:
 class StuckSocket(LiveSocket):
     """A socket whose client stopped reading: every send waits forever."""
 
-    def __init__(self) -> None:  # no Quart context: only what _push uses
+    def __init__(self) -> None:  # no Quart context: only what push_events uses
         self.state = cast(Any, SimpleNamespace(network_encoder=lambda event: f"frame {event}"))
         self.network = cast(Any, SimpleNamespace(id=1))
         self._encode = self.state.network_encoder
         self.sent: list[str] = []
 
-    async def send(self, text: str) -> None:
+    async def stuck_send(self, text: str) -> None:
         self.sent.append(text)
         await trio.sleep_forever()
 
@@ -286,15 +287,21 @@ async def test_a_viewer_that_stops_reading_is_dropped_after_the_grace(
 ) -> None:
     hub = Broadcast[Any]()
     stuck = StuckSocket()
+    session = Session(stuck.stuck_send)
     with trio.fail_after(SLOW_CLIENT_SECONDS * 3), hub.subscribe() as events:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(stuck._push, events, nursery.cancel_scope)
+
+            async def push() -> None:
+                with session.guard:
+                    await stuck.push_events(events, session)
+
+            nursery.start_soon(push)
             await trio.sleep(5)  # an idle socket waits as long as it likes
             hub.publish("one")
             hub.publish("two")
             began = trio.current_time()
         assert trio.current_time() - began == SLOW_CLIENT_SECONDS  # then it is dropped
-        assert nursery.cancel_scope.cancel_called
+        assert session.dropped
     assert stuck.sent == ["frame one"]
 
 

@@ -18,6 +18,7 @@ from quart.typing import ResponseReturnValue
 from quart_trio import QuartTrio
 from werkzeug.routing import BaseConverter
 
+from panic_trio.errors import PanicError
 from panic_trio.operations.metrics import Metrics
 from panic_trio.panic import Panic
 from panic_trio.security.tokens import derive_key
@@ -33,6 +34,7 @@ from panic_trio.web import (
     metrics,
     networks,
     pages,
+    refusals,
     runs,
     signs,
     terminal,
@@ -190,6 +192,7 @@ def create_app(
         sockets=settings.max_sockets_per_client,
         requests=settings.max_requests_per_client,
     )
+    app.register_error_handler(PanicError, refusals.answer_refusal)
     app.register_error_handler(408, body_too_slow)
     app.register_error_handler(404, pages.not_found)
     app.register_error_handler(405, pages.method_not_allowed)

@@ -11,11 +11,11 @@ import trio
 from quart import Blueprint, Response, flash, jsonify, redirect, render_template, websocket
 from quart.typing import ResponseReturnValue
 
-from panic_trio.errors import PanicError
 from panic_trio.web.auth import current_user, login_required, signed_in_user
 from panic_trio.web.encoding import dumps
-from panic_trio.web.live import SLOW_CLIENT_SECONDS, open_socket, same_origin
+from panic_trio.web.live import same_origin
 from panic_trio.web.pages import error_page
+from panic_trio.web.sockets import Session, open_socket
 from panic_trio.web.state import web_state
 
 FEED_LENGTH: Final = 100
@@ -66,13 +66,10 @@ async def backup() -> ResponseReturnValue:
     if user is None or not user.admin:
         return jsonify({"error": "Forbidden"}), 403
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    try:
-        with tempfile.TemporaryDirectory(prefix="panic-backup-") as folder:
-            path = Path(folder) / "backup.db"
-            await web_state().panic.backup(path)
-            data = await trio.Path(path).read_bytes()
-    except PanicError as exc:
-        return jsonify({"error": "Backup failed", "message": str(exc)}), 500
+    with tempfile.TemporaryDirectory(prefix="panic-backup-") as folder:
+        path = Path(folder) / "backup.db"
+        await web_state().panic.backup(path)  # a failure is answered as every refusal
+        data = await trio.Path(path).read_bytes()
     return Response(
         data,
         mimetype="application/octet-stream",
@@ -101,27 +98,18 @@ async def snapshot(since: int | None) -> str:
     )
 
 
-async def _feed() -> None:
+async def _feed(
+    session: Session, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
     state = web_state()
     encode = state.feed_encoder
     since = websocket.args.get("since", type=int)
     with state.panic.events.feed.subscribe() as events:  # first: nothing falls between
-        await websocket.send(await snapshot(since))
-        async with trio.open_nursery() as nursery:
-
-            async def read() -> None:  # nothing to read, but notice a disconnect
-                while True:
-                    await websocket.receive()
-
-            nursery.start_soon(read)
-            async for event in events:
-                if event.kind == "status":
-                    continue
-                with trio.move_on_after(SLOW_CLIENT_SECONDS) as timer:
-                    await websocket.send(encode(event))
-                if timer.cancelled_caught:
-                    nursery.cancel_scope.cancel(reason="client too slow to keep up")
-                    return
+        await session.send(await snapshot(since))
+        task_status.started()
+        async for event in events:
+            if event.kind != "status":
+                await session.send(encode(event))
 
 
 @bp.websocket("/ws/admin")

@@ -12,14 +12,7 @@ from typing import Any, Final
 
 from quart import Blueprint, Response, jsonify, request
 
-from panic_trio.domain import iso
-from panic_trio.errors import (
-    InvalidInput,
-    LockedOut,
-    NotFound,
-    ShuttingDown,
-    SpendingCapReached,
-)
+from panic_trio.errors import NotFound
 from panic_trio.inputs import NETWORK_FIELDS
 from panic_trio.models import all_models, find_model, network_problem
 from panic_trio.models.validation import compatible_next
@@ -35,7 +28,7 @@ from panic_trio.web.api_requests import (
 )
 from panic_trio.web.auth import current_user, may_manage
 from panic_trio.web.openapi import OPENAPI
-from panic_trio.web.ratelimit import whole_seconds
+from panic_trio.web.prompts import start_from_prompt
 from panic_trio.web.render import model_json
 from panic_trio.web.runs import before_arg, next_before, zip_response
 from panic_trio.web.state import web_state
@@ -57,39 +50,15 @@ async def start_run(network_id: int) -> Any:
     With ``?replace=true`` (the owner or an admin, not a terminal token) an
     active run is stopped and the new one started in one step, lockout or not.
     """
-    state = web_state()
     replace = replace_flag()
     who = await prompting_caller(network_id, replace=replace)
     body = await json_object(RUN_FIELDS)
-    wait = state.prompt_limiter.hit(who.client_key)
-    if wait > 0:
-        seconds = whole_seconds(wait)
-        raise ApiError(
-            429,
-            {"error": "rate_limited", "message": "too many prompts", "retry_after": seconds},
-            {"Retry-After": str(seconds)},
-        )
     prompt = body.get("prompt")
     if not isinstance(prompt, str):
         fail(422, "invalid_prompt", 'the body needs a "prompt" string')
-    try:
-        genesis = await state.panic.start_run(network_id, prompt, replace=replace)
-    except LockedOut as exc:
-        seconds = whole_seconds(exc.retry_after)
-        raise ApiError(
-            429,
-            {"error": "locked_out", "retry_after": seconds, "genesis": exc.genesis.to_json()},
-            {"Retry-After": str(seconds)},
-        ) from None
-    except SpendingCapReached as exc:
-        raise ApiError(429, *cap_refusal(exc)) from None
-    except InvalidInput as exc:
-        error = "invalid_prompt" if exc.field == "prompt" else "invalid_network"
-        fail(422, error, exc.message)
-    except NotFound as exc:
-        fail(404, "not_found", str(exc))
-    except ShuttingDown as exc:
-        fail(503, "shutting_down", str(exc))
+    genesis = await start_from_prompt(
+        network_id, prompt, client_key=who.client_key, replace=replace
+    )
     return jsonify({"genesis": genesis.to_json()}), 201
 
 
@@ -133,18 +102,15 @@ async def create_network() -> Any:
     """Create a network owned by the caller."""
     user = await caller(write=True)
     body = await json_object(NETWORK_FIELDS)
-    try:
-        network = await web_state().panic.create_network(
-            user.id,
-            body.get("name", ""),
-            models=body.get("models", []),
-            description=body.get("description", ""),
-            lockout_seconds=body.get("lockout_seconds", 30),
-            daily_cap=body.get("daily_cap"),
-            run_cap=body.get("run_cap"),
-        )
-    except InvalidInput as exc:
-        fail(422, "invalid_input", exc.message, field=exc.field)
+    network = await web_state().panic.create_network(
+        user.id,
+        body.get("name", ""),
+        models=body.get("models", []),
+        description=body.get("description", ""),
+        lockout_seconds=body.get("lockout_seconds", 30),
+        daily_cap=body.get("daily_cap"),
+        run_cap=body.get("run_cap"),
+    )
     return jsonify({"network": network.to_json()}), 201
 
 
@@ -163,11 +129,7 @@ async def update_network(network_id: int) -> Any:
     user = await caller(write=True)
     await managed_network(network_id, user)
     body = await json_object(NETWORK_FIELDS)
-    try:
-        network = await web_state().panic.update_network(network_id, **body)
-    except InvalidInput as exc:
-        error = "invalid_network" if exc.field == "models" else "invalid_input"
-        fail(422, error, exc.message, field=exc.field)
+    network = await web_state().panic.update_network(network_id, **body)
     return jsonify({"network": network.to_json()})
 
 
@@ -189,11 +151,8 @@ async def run_history(network_id: int) -> Any:
     """A page of the network's runs, newest first (keyset: ``?before=<run_number>``)."""
     user = await caller(write=False)
     await managed_network(network_id, user)
-    try:
-        before = before_arg(request.args.get("before"))
-        limit = check_page_size(request.args.get("limit", DEFAULT_PAGE_SIZE))
-    except InvalidInput as exc:
-        fail(422, "invalid_input", exc.message, field=exc.field)
+    before = before_arg(request.args.get("before"))
+    limit = check_page_size(request.args.get("limit", DEFAULT_PAGE_SIZE))
     page = await web_state().panic.run_history(network_id, before=before, limit=limit)
     return jsonify({"runs": [r.to_json() for r in page], "next_before": next_before(page, limit)})
 
@@ -203,11 +162,7 @@ async def export_run(network_id: int, run_number: int) -> Any:
     """The run as one streamed ``.zip``: index.html, run.json and the media."""
     user = await caller(write=False)
     await managed_network(network_id, user)
-    try:
-        exporter = await web_state().panic.run_exporter(network_id, run_number)
-    except NotFound:
-        fail(404, "not_found", f"no run {run_number} on network {network_id}")
-    return zip_response(exporter)
+    return zip_response(await web_state().panic.run_exporter(network_id, run_number))
 
 
 @bp.get("/networks/<id:network_id>/spend")
@@ -226,23 +181,6 @@ async def spend() -> Any:
         fail(403, "forbidden", "admins only")
     panic = web_state().panic
     return jsonify(await panic.spending.overview(await panic.list_networks(None)))
-
-
-def cap_refusal(exc: SpendingCapReached) -> tuple[dict[str, Any], dict[str, str]]:
-    """The 429 body and headers for a prompt refused by a spending cap."""
-    body: dict[str, Any] = {
-        "error": "spending_cap",
-        "message": exc.message,
-        "scope": exc.scope,
-        "limit": exc.limit,
-        "resumes_at": iso(exc.resumes_at),
-    }
-    headers: dict[str, str] = {}
-    if exc.resumes_at is not None:
-        wait = (exc.resumes_at - web_state().panic.store.now()).total_seconds()
-        body["retry_after"] = whole_seconds(max(wait, 0.0))
-        headers["Retry-After"] = str(body["retry_after"])
-    return body, headers
 
 
 @bp.post("/admin/stop-all")

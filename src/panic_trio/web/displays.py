@@ -38,7 +38,7 @@ from contextlib import contextmanager
 from typing import Any, Final, cast
 
 import trio
-from quart import Blueprint, Response, current_app, jsonify, render_template, websocket
+from quart import Blueprint, Response, current_app, jsonify, render_template
 from quart.typing import ResponseReturnValue
 
 from panic_trio.domain import Event, Invocation
@@ -50,10 +50,10 @@ from panic_trio.security.tokens import identity_row_id
 from panic_trio.store import invocations as invocation_queries
 from panic_trio.web.auth import current_user
 from panic_trio.web.encoding import dumps
-from panic_trio.web.live import SLOW_CLIENT_SECONDS, open_socket
 from panic_trio.web.pages import not_found
 from panic_trio.web.render import markdown, media_src, output_type
 from panic_trio.web.signs import qr_data_uri, scan_url
+from panic_trio.web.sockets import Session, open_socket
 from panic_trio.web.state import WebState, web_state
 
 VIEWERS: Final = "panic_viewers"
@@ -196,18 +196,20 @@ class DisplaySocket:
         self.idle: bool | None = None  # as last told to the screen
         self._base_url = state.settings.base_url
 
-    async def serve(self) -> None:
-        """Send the screen, then changes, until the client or the server leaves."""
+    async def push(
+        self, session: Session, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Send the screen, then changes, until the installation changes."""
         panic = self.state.panic
         with viewers().track(self.installation.id, self.watcher.name):
             async with (
                 panic.watch(self.installation.network_id) as events,
                 trio.open_nursery() as nursery,
             ):
-                nursery.start_soon(self._reload_on_change, nursery.cancel_scope)
-                nursery.start_soon(self._identify_on_request)
-                nursery.start_soon(self._drain)
-                await self._send(await self.screen_frame())
+                await session.send(dumps(await self.screen_frame()))
+                task_status.started()
+                nursery.start_soon(self._reload_on_change, session)
+                nursery.start_soon(self._identify_on_request, session)
                 dropped = 0
                 async for event in events:
                     frame = await self.frame_for(event)
@@ -215,7 +217,8 @@ class DisplaySocket:
                         dropped = events.dropped
                         frame = await self.screen_frame()
                     if frame is not None:
-                        await self._send(frame)
+                        await session.send(dumps(frame))
+                nursery.cancel_scope.cancel(reason="the network's events ended")
 
     async def screen_frame(self) -> dict[str, Any]:
         """The whole screen: the current (or latest) run through this watcher's rules."""
@@ -280,30 +283,20 @@ class DisplaySocket:
             "tile": tile(invocation, self._base_url),
         }
 
-    async def _send(self, frame: dict[str, Any]) -> None:
-        with trio.move_on_after(SLOW_CLIENT_SECONDS):
-            await websocket.send(dumps(frame))
-            return
-        raise trio.BrokenResourceError("display too slow to keep up")
-
-    async def _drain(self) -> None:
-        """Read (and ignore) client frames, so a close is noticed."""
-        while True:
-            await websocket.receive()
-
-    async def _identify_on_request(self) -> None:
+    async def _identify_on_request(self, session: Session) -> None:
         """Show this screen's name whenever the operator asks (all screens, or this one)."""
         installations = self.state.panic.installations
         name = f"{self.installation.name} · {self.watcher.name}"
+        identify = dumps({"type": "identify", "name": name, "seconds": IDENTIFY_SECONDS})
         while True:
             asked = await installations.identify_requested(self.installation.id)
             if ALL_SCREENS in asked or self.watcher.name in asked:
-                await self._send({"type": "identify", "name": name, "seconds": IDENTIFY_SECONDS})
+                await session.send(identify)
 
-    async def _reload_on_change(self, scope: trio.CancelScope) -> None:
+    async def _reload_on_change(self, session: Session) -> None:
         await self.state.panic.installations.changed(self.installation.id)
-        await self._send({"type": "reload"})
-        scope.cancel(reason="installation changed: the screen reloads")
+        await session.send(dumps({"type": "reload"}))
+        session.end("installation changed: the screen reloads")
 
 
 @bp.websocket("/ws/displays/<public_id>/<name>")
@@ -313,7 +306,7 @@ async def display_socket(public_id: str, name: str) -> Response | None:
     if found is None:
         return Response("no such display", 404)
     socket = DisplaySocket(web_state(), *found)
-    await open_socket(socket.serve)
+    await open_socket(socket.push)
     return None
 
 
@@ -325,18 +318,11 @@ async def viewers_socket(installation_id: int) -> Response | None:
         return Response("no such installation", 404)
     registry = viewers()
 
-    async def serve() -> None:
-        async with trio.open_nursery() as nursery:
+    async def push(session: Session, *, task_status: trio.TaskStatus[None]) -> None:
+        task_status.started()
+        async for _ in registry.changes():
+            counts = registry.counts(installation)
+            await session.send(dumps({"type": "viewers", "counts": counts}))
 
-            async def drain() -> None:
-                while True:
-                    await websocket.receive()
-
-            nursery.start_soon(drain)
-            async for _ in registry.changes():
-                counts = registry.counts(installation)
-                await websocket.send(dumps({"type": "viewers", "counts": counts}))
-            nursery.cancel_scope.cancel(reason="viewer counts ended")
-
-    await open_socket(serve)
+    await open_socket(push)
     return None

@@ -15,12 +15,13 @@ from quart import Blueprint, flash, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 
 from panic_trio.domain import Network
-from panic_trio.errors import InvalidInput, LockedOut, NotFound, ShuttingDown, SpendingCapReached
+from panic_trio.errors import PanicError
 from panic_trio.models import find_model
 from panic_trio.web.auth import current_user, may_manage
 from panic_trio.web.networks import page_data, public
 from panic_trio.web.pages import not_found
-from panic_trio.web.ratelimit import whole_seconds
+from panic_trio.web.prompts import start_from_prompt
+from panic_trio.web.refusals import Refusal, refusal
 from panic_trio.web.state import web_state
 
 bp = Blueprint("terminal", __name__)
@@ -86,23 +87,20 @@ async def submit(network_id: int) -> ResponseReturnValue:
     user = await current_user()
     key = f"user:{user.id}" if user else f"ip:{request.remote_addr}"
     prompt = (await request.form).get("prompt", "")
-    wait = state.prompt_limiter.hit(key)
-    if wait > 0:
-        await flash(f"Too many prompts: try again in {whole_seconds(wait)} seconds", "error")
+    try:
+        genesis = await start_from_prompt(network_id, prompt, client_key=key)
+    except PanicError as exc:
+        await flash(_words(refusal(exc, state.panic.store.now())), "error")
     else:
-        try:
-            genesis = await state.panic.start_run(network_id, prompt)
-        except LockedOut:
-            await flash("Please wait before starting a new run", "error")
-        except SpendingCapReached as exc:
-            await flash(exc.message, "error")
-        except ShuttingDown:
-            await flash("The installation is restarting: try again in a moment", "error")
-        except (InvalidInput, NotFound) as exc:
-            await flash(str(exc), "error")
-        else:
-            await flash(f"Started: {genesis.input}", "info")
+        await flash(f"Started: {genesis.input}", "info")
     return redirect(_self_url(network_id, token), 303)
+
+
+def _words(refused: Refusal) -> str:
+    """The refusal for the visitor at the terminal, as a sentence."""
+    if refused.error == "shutting_down":
+        return "The installation is restarting: try again in a moment"
+    return refused.message
 
 
 @bp.get("/networks/<id:network_id>/terminal/expired")
