@@ -48,6 +48,8 @@ class Room:
     owner_key: str
     network_id: int
     display_id: str
+    sound_network_id: int
+    sound_display_id: str
 
 
 async def _seed(settings: Any) -> dict[str, Any]:
@@ -64,7 +66,15 @@ async def _seed(settings: Any) -> dict[str, Any]:
                 {"type": "single", "name": "spot", "stride": 2, "offset": 1},
             ],
         )
+        sound = await panic.create_network(
+            owner.id, "Sound loop", models=["dummy-t2a", "dummy-a2t"], lockout_seconds=1
+        )
+        hall = await panic.installations.create(
+            sound.id, "Hall", [{"type": "single", "name": "ear", "stride": 2, "offset": 0}]
+        )
         return {
+            "sound_network_id": sound.id,
+            "sound_display_id": hall.public_id,
             "network_id": network.id,
             "display_id": installation.public_id,
             "owner_key": await panic.create_api_key(owner.id, "screens tests"),
@@ -247,4 +257,104 @@ def test_an_idle_screen_invites_a_prompt_and_says_its_name_when_asked(
         expect(screen.locator("#slot-0")).to_be_visible()
         assert http.delete(f"/api/networks/{room.network_id}/runs/current").status_code == 200
     expect(attract).to_be_visible()  # stopped: the screen invites the next prompt
+    close(screen)
+
+
+RING = """canvas => {
+  const g = canvas.getContext("2d");
+  const { width: w, height: h } = canvas;
+  const inner = Math.min(w, h) * 0.18 + 1.5;
+  const hues = new Set();
+  let lit = 0;
+  for (let k = 0; k < 72; k += 1) {
+    const a = (k / 72) * 2 * Math.PI;
+    const x = w / 2 + inner * Math.cos(a);
+    const [r, gr, b] = g.getImageData(x, h / 2 + inner * Math.sin(a), 1, 1).data;
+    if (Math.max(r, gr, b) - Math.min(r, gr, b) > 60) {
+      lit += 1;
+      const max = Math.max(r, gr, b);
+      const first = max === r ? (gr >= b ? "r-y" : "m-r") : null;
+      const second = max === gr ? (r >= b ? "y-g" : "g-c") : (gr >= r ? "c-b" : "b-m");
+      hues.add(first ?? second);
+    }
+  }
+  return { lit, hues: hues.size };
+}"""
+
+
+def audio_screen(browser: Browser, room: Room, viewport: ViewportSize, **options: Any) -> Page:
+    screen = open_page(browser, viewport, **options)
+    screen.add_init_script(AUTOPLAY_BLOCKED)
+    screen.goto(f"{room.url}/i/{room.sound_display_id}/ear")
+    expect(screen.locator("body")).to_have_attribute("data-connected", "true")
+    return screen
+
+
+def start_sound(room: Room, prompt: str) -> None:
+    with api(room) as http:
+        response = http.post(
+            f"/api/networks/{room.sound_network_id}/runs?replace=true", json={"prompt": prompt}
+        )
+        assert response.status_code == 201, response.text
+
+
+# Debian's headless chromium under Playwright plays sound without a gesture
+# (it reports the page as user-activated), so pages here get the policy a kiosk
+# browser applies: play() is refused with NotAllowedError until a tap or a key.
+AUTOPLAY_BLOCKED = """(() => {
+  const play = HTMLMediaElement.prototype.play;
+  let touched = false;
+  for (const kind of ["pointerdown", "keydown"]) {
+    window.addEventListener(kind, () => { touched = true; }, true);
+  }
+  HTMLMediaElement.prototype.play = function () {
+    if (!touched) {
+      return Promise.reject(new DOMException("play() needs a user gesture", "NotAllowedError"));
+    }
+    return play.call(this);
+  };
+})();"""
+
+
+@pytest.fixture
+def kiosk_browser(browser: Browser) -> Browser:
+    return browser
+
+
+@pytest.mark.parametrize(("size", "viewport"), [("phone", PHONE), ("tv", TV)])
+def test_audio_is_a_spinning_rainbow_ring_with_a_cue_when_sound_is_blocked(
+    kiosk_browser: Browser, room: Room, size: str, viewport: ViewportSize
+) -> None:
+    screen = audio_screen(kiosk_browser, room, viewport)
+    start_sound(room, f"a humming {size}")
+    tile = screen.locator(".tile-audio")
+    expect(tile).to_have_attribute("data-sound", "blocked")
+    cue = screen.get_by_role("button", name="tap or click to enable sound")
+    expect(cue).to_be_visible()
+    canvas = screen.locator(".tile-audio canvas")
+    spin = float(canvas.get_attribute("data-spin") or "0")
+    assert 1 <= abs(spin) <= 5  # revolutions a minute, either way
+    shoot(screen, f"sound-blocked-{size}")
+    screen.mouse.click(viewport["width"] // 2, viewport["height"] // 2)
+    expect(tile).to_have_attribute("data-sound", "on")
+    expect(cue).to_be_hidden()
+    first = canvas.get_attribute("data-angle")
+    expect(canvas).not_to_have_attribute("data-angle", first or "")  # it turns
+    ring = canvas.evaluate(RING)
+    assert ring["lit"] >= 48, ring  # bars all round the circle
+    assert ring["hues"] >= 5, ring  # a rainbow, not one colour
+    no_sideways_scroll(screen)
+    shoot(screen, f"sound-on-{size}")
+    close(screen)
+
+
+def test_with_reduced_motion_the_ring_stands_still(kiosk_browser: Browser, room: Room) -> None:
+    screen = audio_screen(kiosk_browser, room, TV, reduced_motion="reduce")
+    start_sound(room, "a still hum")
+    canvas = screen.locator(".tile-audio canvas")
+    expect(canvas).to_have_attribute("data-spin", "0.00")
+    screen.mouse.click(10, 10)
+    expect(screen.locator(".tile-audio")).to_have_attribute("data-sound", "on")
+    screen.wait_for_timeout(500)  # frames are drawn meanwhile; the angle must not move
+    assert canvas.get_attribute("data-angle") == "0.000"
     close(screen)
