@@ -118,3 +118,37 @@ async def test_find_user_by_email(panic: Panic, owner: User) -> None:
     assert await panic.find_user(f"  {owner.email} ") == owner
     with pytest.raises(NotFound, match=r"no user with email nobody@example\.org"):
         await panic.find_user("nobody@example.org")
+
+
+async def test_what_screens_and_feeds_need_is_asked_of_panic(tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'demo.db'}", data_dir=tmp_path, backoff="inf:0"
+    )
+    with trio.fail_after(20):
+        async with open_panic(settings) as panic:
+            user = await panic.create_user("ada@example.org", "a long password")
+            net = await panic.create_network(user.id, "loop", models=["dummy-t2i", "dummy-i2t"])
+            assert await panic.latest_run_number(net.id) is None
+            with panic.watch_all() as feed:
+                genesis = await panic.start_run(net.id, "a red balloon")
+                async for event in feed:
+                    if event.invocation is not None and event.invocation.sequence_number >= 2:
+                        break
+            assert await panic.stop_run(net.id)
+            run = genesis.run_number
+            assert await panic.latest_run_number(net.id) == run
+            last = await panic.last_sequence(net.id, run)
+            assert last is not None
+            assert last >= 2
+            rows = await panic.run_rows(net.id, run, [0, 2])
+            assert [r.sequence_number for r in rows] == [0, 2]
+            tail = await panic.run_tail(net.id, run, 2)
+            assert [r.sequence_number for r in tail] == [last - 1, last]
+            assert panic.statuses()[net.id].state == "idle"
+            assert abs((panic.now() - genesis.inserted_at).total_seconds()) < 60
+            image = rows[0].output  # the dummy image the first step made
+            assert image is not None
+            found = panic.media_file(image)
+            assert found is not None
+            assert found.is_file()
+            assert panic.media_file("https://elsewhere.example/dummy/x.png") is None

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,7 @@ class Panic(RunMethods, TokenMethods, UserMethods):
         self.spending = SpendingReport(store, settings, engine.prices, engine.status)
         self._deletions: dict[int, trio.Event] = {}
         self._crypto = ThreadSeam("password-hashing", 2, inline=store.writes.inline)
+        self._media = LocalMedia.from_settings(settings)
 
     # Networks
 
@@ -226,6 +227,24 @@ class Panic(RunMethods, TokenMethods, UserMethods):
         await trio.lowlevel.checkpoint()
         with self.events.watch(network_id) as subscription:
             yield subscription
+
+    @contextmanager
+    def watch_all(self, buffer: int | None = None) -> Iterator[Subscription[Event]]:
+        """Every network's live events (the admin feed, metrics, alerts), lossy like ``watch``."""
+        with self.events.feed.subscribe(buffer) as subscription:
+            yield subscription
+
+    def statuses(self) -> Mapping[int, RunnerStatus]:
+        """The latest status of every network this process runs (no I/O)."""
+        return self.engine.statuses()
+
+    def now(self) -> datetime:
+        """The clock rows are stamped with (UTC; tests may move it)."""
+        return self.store.now()
+
+    def media_file(self, url: str) -> Path | None:
+        """The file behind one of this server's media URLs (dummy outputs, local archive)."""
+        return self._media(url)
 
     async def backup(self, path: Path) -> None:
         """Write a consistent copy of the database to ``path``."""

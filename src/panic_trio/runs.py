@@ -10,13 +10,14 @@ a total, are pure functions here so pages, the API and exports agree.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
 
 from panic_trio.domain import ACTIVE_STATES, Invocation, iso
 from panic_trio.errors import InvalidInput, NotFound
+from panic_trio.store import invocations as invocation_queries
 from panic_trio.store import runs as run_queries
 from panic_trio.store.runs import RunRow
 from panic_trio.store.store import Store
@@ -169,6 +170,26 @@ class RunMethods:
         steps and more) must cost a visitor no more than a short one.
         """
         return await self.store.read(run_queries.run_batch, network_id, run_number, after, limit)
+
+    async def latest_run_number(self, network_id: int) -> int | None:
+        """The newest run of a network (one index seek), or ``None`` before its first."""
+        return await self.store.read(invocation_queries.latest_run_number, network_id)
+
+    async def last_sequence(self, network_id: int, run_number: int) -> int | None:
+        """The sequence number of a run's last step (one index seek), or ``None``."""
+        return await self.store.read(invocation_queries.last_sequence, network_id, run_number)
+
+    async def run_rows(
+        self, network_id: int, run_number: int, sequences: Iterable[int]
+    ) -> list[Invocation]:
+        """Some steps of a run by sequence number: a screen reads only what it shows."""
+        return await self.store.read(
+            invocation_queries.run_rows, network_id, run_number, list(sequences)
+        )
+
+    async def run_tail(self, network_id: int, run_number: int, keep: int) -> list[Invocation]:
+        """A run's last ``keep`` steps in order (a live page's first paint)."""
+        return await self.store.read(invocation_queries.run_tail, network_id, run_number, keep)
 
     async def network_of_run(self, run_number: int) -> int:
         """The network a run belongs to (run numbers are unique), or :class:`NotFound`."""

@@ -110,7 +110,7 @@ class Alerts:
             if not notifiers.channels:
                 logger.info("alerts are not configured (PANIC_ALERT_EMAIL_TO / _WEBHOOK_URL)")
             nursery.start_soon(self._deliver, notifiers)
-            with self.panic.events.feed.subscribe(FEED_BUFFER) as events:
+            with self.panic.watch_all(FEED_BUFFER) as events:
                 nursery.start_soon(self._check_periodically)
                 task_status.started()
                 async for event in events:
@@ -228,7 +228,7 @@ class Alerts:
             self._queue(key, "recovered", title, f"Recovered: {title}.")
 
     def _queue(self, key: str, state: AlertState, title: str, detail: str) -> None:
-        alert = Alert(key, state, title, detail, self.panic.store.now())
+        alert = Alert(key, state, title, detail, self.panic.now())
         logger.warning("alert %s %s: %s", key, state, title)
         self.queued.append(alert)
         try:

@@ -70,7 +70,7 @@ class _Live(Collector):
     def collect(self) -> Iterator[Metric]:
         m = self._metrics
         panic = m.panic
-        active = sum(1 for s in panic.engine.statuses().values() if s.active)
+        active = sum(1 for s in panic.statuses().values() if s.active)
         yield GaugeMetricFamily("panic_active_runs", "Runs going now.", value=active)
         yield GaugeMetricFamily(
             "panic_websocket_viewers", "Open WebSockets (screens and terminals).", value=m.viewers()
@@ -205,7 +205,7 @@ class Metrics:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Count the feed and measure event-loop lag until cancelled."""
-        with self.panic.events.feed.subscribe(FEED_BUFFER) as events:
+        with self.panic.watch_all(FEED_BUFFER) as events:
             self._subscription = events
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._measure_lag)

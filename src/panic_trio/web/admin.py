@@ -104,7 +104,7 @@ async def _feed(
     state = web_state()
     encode = state.feed_encoder
     since = websocket.args.get("since", type=int)
-    with state.panic.events.feed.subscribe() as events:  # first: nothing falls between
+    with state.panic.watch_all() as events:  # first: nothing falls between
         await session.send(await snapshot(since))
         task_status.started()
         async for event in events:

@@ -47,7 +47,6 @@ from panic_trio.installations import Installation
 from panic_trio.installations.part import ALL_SCREENS, IDENTIFY_SECONDS
 from panic_trio.installations.watchers import Watcher, screen, screen_sequences, slot_for
 from panic_trio.security.tokens import identity_row_id
-from panic_trio.store import invocations as invocation_queries
 from panic_trio.web.auth import current_user
 from panic_trio.web.encoding import dumps
 from panic_trio.web.pages import not_found
@@ -227,7 +226,7 @@ class DisplaySocket:
         genesis = panic.status(network_id).genesis
         run_number = genesis.run_number if genesis is not None else None
         if run_number is None:
-            run_number = await panic.store.read(invocation_queries.latest_run_number, network_id)
+            run_number = await panic.latest_run_number(network_id)
         run = [] if run_number is None else await self._shown_rows(network_id, run_number)
         self.run_number = run_number
         shown = screen(self.watcher, run)
@@ -244,12 +243,11 @@ class DisplaySocket:
 
     async def _shown_rows(self, network_id: int, run_number: int) -> list[Invocation]:
         """The few rows of the run this screen can show (two indexed reads, any run length)."""
-        read = self.state.panic.store.read
-        last = await read(invocation_queries.last_sequence, network_id, run_number)
+        panic = self.state.panic
+        last = await panic.last_sequence(network_id, run_number)
         if last is None:
             return []
-        wanted = screen_sequences(self.watcher, last)
-        return await read(invocation_queries.run_rows, network_id, run_number, wanted)
+        return await panic.run_rows(network_id, run_number, screen_sequences(self.watcher, last))
 
     async def frame_for(self, event: Event) -> dict[str, Any] | None:
         """The frame one engine event means for this screen (``None``: nothing)."""

@@ -140,7 +140,7 @@ class LiveSocket:
         try:
             return await self._answer(frame)
         except PanicError as exc:
-            return refusal(exc, self.state.panic.store.now()).socket_reply()
+            return refusal(exc, self.state.panic.now()).socket_reply()
         except Exception:
             logger.exception("network %s: error answering a frame", self.network.id)
             return _error("internal error; the run was not changed")

@@ -10,7 +10,6 @@ from quart.typing import ResponseReturnValue
 from panic_trio.domain import Invocation, Network, RunnerStatus, utc_now
 from panic_trio.errors import InvalidInput, NotFound
 from panic_trio.models import find_model
-from panic_trio.store import invocations as invocation_queries
 from panic_trio.web.auth import current_user, login_required, may_manage, safe_next
 from panic_trio.web.encoding import public_invocation, public_status
 from panic_trio.web.pages import not_found
@@ -45,9 +44,7 @@ async def current_run(status: RunnerStatus, network_id: int, keep: int) -> list[
     """The tail of the running run (at most ``keep`` invocations), for first paint."""
     if status.genesis is None:
         return []
-    return await web_state().panic.store.read(
-        invocation_queries.run_tail, network_id, status.genesis.run_number, keep
-    )
+    return await web_state().panic.run_tail(network_id, status.genesis.run_number, keep)
 
 
 def model_rows(network: Network) -> list[dict[str, Any]]:

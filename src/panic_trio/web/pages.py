@@ -101,14 +101,13 @@ async def dummy_media(name: str) -> ResponseReturnValue:
     """The dummy platform's images and sounds (names are hashes: cache forever)."""
     state = web_state()
     url = f"{state.settings.base_url}/dummy/{name}"
-    return await _send_existing(state.panic.platforms.dummy.dummy_file(url), immutable=True)
+    return await _send_existing(state.panic.media_file(url), immutable=True)
 
 
 def archive_path(key: str) -> Path | None:
     """The local archive file for ``key``, never outside the archive folder."""
     state = web_state()
-    archive = state.panic.archive
-    found = archive.local_path(key) if archive is not None else None
+    found = state.panic.media_file(f"{state.settings.base_url}/archive/{key}")
     if found is not None:
         return found
     # Files archived locally before a switch to S3 are still served.

@@ -109,7 +109,7 @@ def _cap_refusal(exc: SpendingCapReached, now: datetime) -> Refusal:
 
 async def answer_refusal(exc: PanicError) -> ResponseReturnValue:
     """The app's handler for a ``PanicError`` no route caught: JSON under ``/api/``, else a page."""
-    answer = refusal(exc, web_state().panic.store.now())
+    answer = refusal(exc, web_state().panic.now())
     if request.path.startswith("/api/"):
         return jsonify(answer.body), answer.status, answer.headers
     title = answer.error.replace("_", " ").capitalize()

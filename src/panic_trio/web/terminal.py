@@ -90,7 +90,7 @@ async def submit(network_id: int) -> ResponseReturnValue:
     try:
         genesis = await start_from_prompt(network_id, prompt, client_key=key)
     except PanicError as exc:
-        await flash(_words(refusal(exc, state.panic.store.now())), "error")
+        await flash(_words(refusal(exc, state.panic.now())), "error")
     else:
         await flash(f"Started: {genesis.input}", "info")
     return redirect(_self_url(network_id, token), 303)
