@@ -358,3 +358,39 @@ def test_with_reduced_motion_the_ring_stands_still(kiosk_browser: Browser, room:
     screen.wait_for_timeout(500)  # frames are drawn meanwhile; the angle must not move
     assert canvas.get_attribute("data-angle") == "0.000"
     close(screen)
+
+
+@pytest.mark.parametrize(("size", "viewport"), [("phone", PHONE), ("tv", TV)])
+def test_a_signed_in_kiosk_types_prompts_on_the_grid_screen(
+    browser: Browser, room: Room, size: str, viewport: ViewportSize
+) -> None:
+    kiosk = open_page(browser, viewport)
+    sign_in(kiosk, room)
+    kiosk.goto(f"{room.url}/i/{room.display_id}/wall")
+    prompt = kiosk.get_by_label("Prompt")
+    expect(prompt).to_be_enabled()  # the live socket is open
+    expect(kiosk.locator("#attract")).to_contain_text("type above, or scan to prompt")
+    expect(prompt).to_be_in_viewport()
+    words = f"a paper boat on the {size}"
+    prompt.fill(words)
+    prompt.press("Enter")
+    expect(kiosk.locator("#terminal-message")).to_have_text(f"Started: {words}")
+    expect(kiosk.locator("#last-prompt")).to_have_text(words)
+    expect(kiosk.locator("#slot-0")).to_be_visible()
+    expect(kiosk.locator("#attract")).to_be_hidden()
+    expect(prompt).to_be_disabled()  # the lockout counts down for the kiosk too
+    no_sideways_scroll(kiosk)
+    shoot(kiosk, f"kiosk-{size}")
+    with api(room) as http:
+        assert http.delete(f"/api/networks/{room.network_id}/runs/current").status_code == 200
+    expect(kiosk.locator("#attract")).to_be_visible()
+    # Let the last images finish loading: a download cut off by closing the page
+    # leaves the served file open until the server collects it (a ResourceWarning).
+    kiosk.wait_for_load_state("networkidle")
+    close(kiosk)
+
+    anonymous = open_page(browser, viewport)
+    anonymous.goto(f"{room.url}/i/{room.display_id}/wall")
+    expect(anonymous.locator("body")).to_have_attribute("data-connected", "true")
+    expect(anonymous.locator("[data-terminal]")).to_have_count(0)  # a public TV has no input
+    close(anonymous)

@@ -272,3 +272,20 @@ async def test_identify_shows_each_open_screen_its_own_name(world: World) -> Non
             f"/installations/{made.id}/identify", form={"csrf_token": token}
         )
         assert refused.status_code == 404
+
+
+async def test_a_grid_screen_has_the_terminal_only_for_a_signed_in_kiosk(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        made = await world.panic.installations.create(world.network.id, "Gallery", [GRID, SPOT])
+        owner = await signed_in(world, world.owner)
+        admin = await signed_in(world, world.admin)
+        stranger = await signed_in(world, world.other)
+        for who, grid_terminal in ((owner, True), (admin, True), (stranger, False)):
+            wall = await text_of(await who.get(f"/i/{made.public_id}/wall"))
+            assert ("data-terminal" in wall) is grid_terminal
+            assert ('class="kiosk-terminal"' in wall) is grid_terminal
+            spot = await text_of(await who.get(f"/i/{made.public_id}/spot"))
+            assert "data-terminal" not in spot  # the original's: grids only
+        anonymous = await text_of(await client(world).get(f"/i/{made.public_id}/wall"))
+        assert "data-terminal" not in anonymous
+        assert 'name="csrf_token"' not in anonymous

@@ -47,8 +47,9 @@ from panic_trio.installations import Installation
 from panic_trio.installations.part import ALL_SCREENS, IDENTIFY_SECONDS
 from panic_trio.installations.watchers import Watcher, screen, screen_sequences, slot_for
 from panic_trio.security.tokens import identity_row_id
-from panic_trio.web.auth import current_user
+from panic_trio.web.auth import current_user, may_manage
 from panic_trio.web.encoding import dumps
+from panic_trio.web.networks import page_data
 from panic_trio.web.pages import not_found
 from panic_trio.web.render import markdown, media_src, output_type
 from panic_trio.web.signs import qr_data_uri, scan_url
@@ -165,9 +166,20 @@ async def display(public_id: str, name: str) -> ResponseReturnValue:
         return await not_found()
     installation, watcher = found
     network = await web_state().panic.get_network(installation.network_id)
-    data = {"installation": installation.public_id, "watcher": watcher.to_json()}
+    data: dict[str, Any] = {"installation": installation.public_id, "watcher": watcher.to_json()}
+    # A grid in front of a signed-in kiosk (the network's owner or an admin)
+    # has the terminal in its top strip: type on the keyboard by the TV.
+    kiosk = watcher.type == "grid" and may_manage(await current_user(), network)
+    if kiosk:
+        data.update(await page_data(network, keep=0, lockout_seconds=network.lockout_seconds))
     return await render_template(
-        "display.html", installation=installation, watcher=watcher, network=network, data=data
+        "display.html",
+        installation=installation,
+        watcher=watcher,
+        network=network,
+        kiosk=kiosk,
+        status=web_state().panic.status(network.id),
+        data=data,
     )
 
 

@@ -4,9 +4,12 @@
 // network is idle the screen shows its attract state (name, "scan to prompt",
 // a QR refreshed every 5 minutes); "identify" shows the screen's own name.
 import { connect, pageData } from "./live.js";
+import { setupKiosk } from "./kiosk.js";
 import { attachVisualiser } from "./visualiser.js";
 
 const data = pageData();
+const kiosk = document.querySelector(".kiosk-terminal [data-terminal]");
+if (kiosk) setupKiosk(kiosk, data);  // a signed-in kiosk types on the grid screen
 const display = document.getElementById("watcher-display");
 const lastPrompt = document.getElementById("last-prompt");
 const note = document.getElementById("connection");
