@@ -269,7 +269,8 @@ def test_admin_sees_the_feed_and_stops_everything(page: Page, live: Live) -> Non
     expect(page.locator(f'[data-network-state="{live.second_id}"]')).to_have_text(
         re.compile("invoking|waiting")
     )
-    page.get_by_role("button", name="Stop all jobs").click()
+    page.get_by_text("Stop all jobs").click()  # asks first
+    page.get_by_role("button", name="Yes, stop every run").click()
     expect(page.locator(".flash")).to_contain_text(re.compile(r"Stopped \d running job"))
     for network_id in (live.network_id, live.second_id):
         expect(page.locator(f'[data-network-state="{network_id}"]')).to_have_text("idle")

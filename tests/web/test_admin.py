@@ -9,6 +9,7 @@ import pytest
 import trio
 from quart.testing.connections import WebsocketResponseError
 
+from panic_trio.domain import Invocation
 from tests.web.conftest import TIMEOUT, World, client, csrf_of, signed_in, text_of
 
 
@@ -60,7 +61,14 @@ async def test_stop_all(world: World, runs: int, message: str) -> None:
         refused = await owner.post("/admin/stop-all", form={"csrf_token": await csrf_of(owner)})
         assert refused.status_code == 403
         admin = await signed_in(world, world.admin)
-        response = await admin.post("/admin/stop-all", form={"csrf_token": await csrf_of(admin)})
+        unconfirmed = await admin.post("/admin/stop-all", form={"csrf_token": await csrf_of(admin)})
+        assert unconfirmed.status_code == 303
+        assert "Nothing was stopped" in await text_of(await admin.get("/admin"))
+        for network_id in (world.network.id, second.id)[:runs]:
+            assert world.panic.status(network_id).active  # not without "yes"
+        response = await admin.post(
+            "/admin/stop-all", form={"csrf_token": await csrf_of(admin), "confirm": "yes"}
+        )
         assert response.status_code == 303
         page = await text_of(await admin.get("/admin"))
         assert message in page, re.findall(r"flash-text\">([^<]*)", page)
@@ -137,3 +145,48 @@ async def test_a_reconnecting_feed_gets_what_it_missed_or_a_gap(world: World) ->
     ids = [i["id"] for i in caught_up["invocations"]]
     assert ids == list(range(row.id, row.id - 100, -1))  # newest first, nothing skipped
     assert too_far["gap"] is True
+
+
+async def _settled(world: World, count: int) -> list[Invocation]:
+    """The newest invocations once ``count`` of them have finished (completed or failed)."""
+    while True:
+        rows = await world.panic.recent_invocations(20)
+        if sum(r.state in ("completed", "failed") for r in rows) >= count:
+            return rows
+        await trio.sleep(0.05)
+
+
+async def test_admin_page_names_owners_shows_thumbnails_and_failure_reasons(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        paid = await world.panic.create_network(world.other.id, "Paid", models=["gpt-5-chat"])
+        await world.panic.start_run(world.network.id, "draw me")  # dummy-t2i: an image
+        await world.panic.start_run(paid.id, "no token")  # fails: other has no OpenAI token
+        rows = await _settled(world, 2)
+        image = next(r for r in rows if r.model == "dummy-t2i" and r.state == "completed")
+        failed = next(r for r in rows if r.network_id == paid.id and r.state == "failed")
+        admin = await signed_in(world, world.admin)
+        page = await text_of(await admin.get("/admin"))
+        networks = page[page.index('id="admin-networks"') : page.index("</table>")]
+        assert "User ID" not in networks
+        assert ">owner@example.org</a>" in networks
+        assert ">other@example.org</a>" in networks
+        thumb = re.search(rf'<img class="feed-thumb" src="([^"]+)" alt="output {image.id}"', page)
+        assert thumb is not None
+        assert (await admin.get(thumb.group(1))).status_code == 200  # a real picture
+        reason = str(failed.metadata["error"])
+        assert reason
+        assert f'<span class="failed-reason">Failed: {reason}</span>' in page.replace("&#39;", "'")
+
+
+async def test_admin_stop_is_offered_only_for_running_networks(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        idle = await world.panic.create_network(world.other.id, "Idle", models=["dummy-t2t"])
+        await world.panic.start_run(world.network.id, "running")
+        admin = await signed_in(world, world.admin)
+        page = await text_of(await admin.get("/admin"))
+        running = re.search(rf'data-stop-network="{world.network.id}" ?(disabled)?>', page)
+        stopped = re.search(rf'data-stop-network="{idle.id}" ?(disabled)?>', page)
+        assert running is not None
+        assert stopped is not None
+        assert running.group(1) is None
+        assert stopped.group(1) == "disabled"

@@ -42,6 +42,7 @@ from panic_trio.web import (
 )
 from panic_trio.web.limits import ClientLimits
 from panic_trio.web.ratelimit import InFlight, RateLimiter
+from panic_trio.web.reloads import reload_url
 from panic_trio.web.render import (
     cap_usd,
     markdown,
@@ -181,7 +182,11 @@ def create_app(
 
     @app.context_processor
     async def page_globals() -> dict[str, Any]:
-        return {"current_user": await auth.current_user(), "base_url": settings.base_url}
+        return {
+            "current_user": await auth.current_user(),
+            "base_url": settings.base_url,
+            "reload_url": reload_url(),
+        }
 
     @app.after_request
     async def security_headers(response: Response) -> Response:

@@ -8,9 +8,19 @@ from pathlib import Path
 from typing import Final
 
 import trio
-from quart import Blueprint, Response, flash, jsonify, redirect, render_template, websocket
+from quart import (
+    Blueprint,
+    Response,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    websocket,
+)
 from quart.typing import ResponseReturnValue
 
+from panic_trio.models import all_models
 from panic_trio.web.auth import current_user, login_required, signed_in_user
 from panic_trio.web.encoding import dumps
 from panic_trio.web.live import same_origin
@@ -19,6 +29,7 @@ from panic_trio.web.sockets import Session, open_socket
 from panic_trio.web.state import web_state
 
 FEED_LENGTH: Final = 100
+OUTPUT_KINDS: Final = {m.id: m.output_type for m in all_models()}  # thumbnails in the feed
 
 bp = Blueprint("admin", __name__)
 
@@ -43,8 +54,11 @@ async def show() -> ResponseReturnValue:
         "admin.html",
         invocations=await panic.recent_invocations(FEED_LENGTH),
         networks=networks,
+        owners={u.id: u.email for u in await panic.list_users()},
         statuses={n.id: panic.status(n.id) for n in networks},
         spend=await panic.spending.overview(networks),
+        kinds=OUTPUT_KINDS,
+        data={"kinds": OUTPUT_KINDS, "base_url": web_state().settings.base_url},
     )
 
 
@@ -55,6 +69,9 @@ async def stop_all() -> ResponseReturnValue:
     user = await signed_in_user()
     if not user.admin:
         return await error_page(403, "Admins only", "This page is for administrators.")
+    if (await request.form).get("confirm") != "yes":  # the page asks "Are you sure?" first
+        await flash("Nothing was stopped: confirm that you mean every run", "error")
+        return redirect("/admin", 303)
     await flash(_stopped_message(await web_state().panic.stop_all()), "info")
     return redirect("/admin", 303)
 

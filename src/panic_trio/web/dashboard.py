@@ -13,6 +13,7 @@ from panic_trio.models.platform_records import checkable_tokens, token_labels
 from panic_trio.web.auth import current_user, login_required, signed_in_user, start_session
 from panic_trio.web.pages import not_found
 from panic_trio.web.ratelimit import whole_seconds
+from panic_trio.web.render import catalog_json
 from panic_trio.web.state import web_state
 
 DEFAULT_MODELS = "dummy-t2t"
@@ -33,6 +34,12 @@ async def _owner(user_id: int) -> User | None:
         return None
 
 
+def _editor_data(models: str) -> dict[str, Any]:
+    """What the new network's cycle editor starts from (the models typed last, if any)."""
+    ids = [m.strip() for m in models.split(",") if m.strip()]
+    return {"models": ids, "catalog": catalog_json(ids)}
+
+
 async def _render(user: User, *, status_code: int = 200, **extra: Any) -> tuple[str, int]:
     panic = web_state().panic
     page = await render_template(
@@ -44,6 +51,7 @@ async def _render(user: User, *, status_code: int = 200, **extra: Any) -> tuple[
         testable=checkable_tokens(),
         api_keys=await panic.list_api_keys(user.id),
         default_models=DEFAULT_MODELS,
+        editor_data=_editor_data(extra.get("form", {}).get("models") or DEFAULT_MODELS),
         form=extra.pop("form", {}),
         **extra,
     )

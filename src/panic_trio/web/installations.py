@@ -16,7 +16,12 @@ from quart.typing import ResponseReturnValue
 from panic_trio.errors import InvalidInput, InvalidWatcher, NotFound
 from panic_trio.installations import Installation
 from panic_trio.installations.part import IDENTIFY_SECONDS
-from panic_trio.installations.watchers import BOARDS, WATCHER_TYPES, watcher_errors
+from panic_trio.installations.watchers import (
+    BOARDS,
+    MAX_DIMENSION,
+    WATCHER_TYPES,
+    watcher_errors,
+)
 from panic_trio.models.platform_records import board_label
 from panic_trio.web.auth import login_required, signed_in_user
 from panic_trio.web.displays import owned, viewers
@@ -190,6 +195,7 @@ async def _watcher_form(
         values=values,
         errors=values.pop("_errors", {}),
         types=[(t, TYPE_LABELS[t]) for t in WATCHER_TYPES],
+        max_dimension=MAX_DIMENSION,
         boards={board: board_label(board) for board in BOARDS},
     )
     return page, status

@@ -1,5 +1,8 @@
 // The admin page's live feed: every network's invocations, newest first.
+import { mediaSrc, pageData } from "./live.js";
 import { capUsd, liveSpend, spent } from "./spending.js";
+
+const data = pageData();
 
 const FEED_LENGTH = 100;
 const rows = document.getElementById("feed-rows");
@@ -22,8 +25,41 @@ function rowFor(inv) {
   cell(row, inv.model);
   cell(row, inv.state, `state-${inv.state}`);
   cell(row, inv.input, "truncate");
-  cell(row, inv.output ?? "", "truncate");
+  row.insertCell().append(output(inv));
+  row.cells[5].className = "feed-output";
   return row;
+}
+
+// An output as the admin wants to see it: a thumbnail, an audio link, the
+// text, or why the step failed (this page is for admins: reasons are shown).
+function output(inv) {
+  const kind = data.kinds?.[inv.model];
+  if (inv.state === "failed") {
+    const span = document.createElement("span");
+    span.className = "failed-reason";
+    const how = inv.metadata?.cancelled === true ? "Stopped" : "Failed";
+    span.textContent = `${how}: ${inv.metadata?.error ?? ""}`;
+    return span;
+  }
+  if (inv.output && (kind === "image" || kind === "audio")) {
+    const link = document.createElement("a");
+    link.href = mediaSrc(inv.output, data.base_url);
+    if (kind === "image") {
+      const img = document.createElement("img");
+      img.className = "feed-thumb";
+      img.src = link.href;
+      img.alt = `output ${inv.id}`;
+      img.loading = "lazy";
+      link.append(img);
+    } else {
+      link.textContent = "♪ audio";
+    }
+    return link;
+  }
+  const span = document.createElement("span");
+  span.className = "truncate";
+  span.textContent = inv.output ?? "";
+  return span;
 }
 
 // The newest id the page has seen: a reconnect asks the server for what came after.
@@ -67,6 +103,8 @@ function showStatus(networkId, status) {
   if (!node) return;
   node.textContent = status.state;
   node.className = `network-state state-${status.state}`;
+  const stop = document.querySelector(`[data-stop-network="${networkId}"]`);
+  if (stop) stop.disabled = !["invoking", "waiting"].includes(status.state);
 }
 
 function showSpend(body) {

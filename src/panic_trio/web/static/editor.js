@@ -1,9 +1,10 @@
 // The model-cycle editor: pick only models whose input matches the previous
 // output, reorder, remove; the server says whether the cycle is valid and
-// Save is enabled only then.
+// Save is enabled only then. In a form (a new network), the editor fills the
+// form's `field` with the cycle instead, and `submit` waits for a valid one.
 import { csrfToken } from "./live.js";
 
-export function setupEditor(root, data, { onSaved } = {}) {
+export function setupEditor(root, data, { onSaved, field, submit } = {}) {
   const rows = root.querySelector("#model-rows");
   const validity = root.querySelector("#network-validity");
   const unsaved = root.querySelector("#unsaved");
@@ -88,6 +89,8 @@ export function setupEditor(root, data, { onSaved } = {}) {
   function renderButtons() {
     unsaved.hidden = !changed();
     resetButton.hidden = !changed();
+    if (submit) submit.disabled = !valid;
+    if (!saveButton) return;
     saveButton.hidden = !changed();
     saveButton.disabled = !(changed() && valid);
   }
@@ -102,7 +105,8 @@ export function setupEditor(root, data, { onSaved } = {}) {
       warnings.hidden = true;
       return;
     }
-    const query = `models=${encodeURIComponent(draft.join(","))}&network=${data.network_id}`;
+    const network = data.network_id ? `&network=${data.network_id}` : "";
+    const query = `models=${encodeURIComponent(draft.join(","))}${network}`;
     const response = await fetch(`/api/models/check?${query}`);
     const result = await response.json();
     if (mine !== checks) return;  // a newer draft is being checked
@@ -120,6 +124,7 @@ export function setupEditor(root, data, { onSaved } = {}) {
 
   function update() {
     note.textContent = "";
+    if (field) field.value = draft.join(",");
     renderRows();
     check();
   }
@@ -152,7 +157,7 @@ export function setupEditor(root, data, { onSaved } = {}) {
   });
   addButton.addEventListener("click", add);
   resetButton.addEventListener("click", () => { draft = [...saved]; update(); });
-  saveButton.addEventListener("click", async () => {
+  saveButton?.addEventListener("click", async () => {
     saveButton.disabled = true;
     const response = await fetch(`/api/networks/${data.network_id}`, {
       method: "PATCH",
