@@ -50,25 +50,58 @@ def insert_genesis(
     ``cycle`` (the network's models when the run starts) is kept in the
     genesis's ``metadata["cycle"]``: the run follows it to the end, so an
     edit of the network can never feed a model the wrong kind of input.
+    The row is returned as written, without reading it back.
     """
+    metadata: dict[str, Any] = {} if cycle is None else {"cycle": list(cycle)}
     new_id = conn.execute(
-        insert(_T)
-        .values(
-            network_id=network_id,
-            sequence_number=0,
-            model=model,
-            input=prompt,
-            state="invoking",
-            metadata={} if cycle is None else {"cycle": list(cycle)},
-            inserted_at=now,
-            updated_at=now,
-        )
-        .returning(_T.c.id)
+        _INSERT_GENESIS,
+        {"network": network_id, "new_model": model, "prompt": prompt, "meta": metadata, "now": now},
     ).scalar_one()
-    row = conn.execute(
-        update(_T).where(_T.c.id == new_id).values(run_number=new_id).returning(_T)
-    ).one()
-    return invocation_from_row(row)
+    conn.execute(_NUMBER_RUN, {"row_id": new_id})
+    return Invocation(
+        id=new_id,
+        network_id=network_id,
+        run_number=new_id,
+        sequence_number=0,
+        model=model,
+        input=prompt,
+        output=None,
+        state="invoking",
+        metadata=metadata,
+        inserted_at=now,
+        updated_at=now,
+    )
+
+
+# A run's start and stop, built once (as the hot path below): building a
+# statement per call costs about as much as executing it.
+_INSERT_GENESIS: Final = (
+    insert(_T)
+    .values(
+        network_id=bindparam("network"),
+        sequence_number=0,
+        model=bindparam("new_model"),
+        input=bindparam("prompt"),
+        state="invoking",
+        metadata=bindparam("meta", type_=_T.c.metadata.type),
+        inserted_at=bindparam("now", type_=_T.c.inserted_at.type),
+        updated_at=bindparam("now", type_=_T.c.updated_at.type),
+    )
+    .returning(_T.c.id)
+)
+_NUMBER_RUN: Final = (
+    update(_T).where(_T.c.id == bindparam("row_id")).values(run_number=bindparam("row_id"))
+)
+_FAIL: Final = (
+    update(_T)
+    .where(_T.c.id == bindparam("row_id"), _T.c.state.in_(ACTIVE_STATES))
+    .values(
+        state="failed",
+        metadata=bindparam("merged", type_=_T.c.metadata.type),
+        updated_at=bindparam("now", type_=_T.c.updated_at.type),
+    )
+    .returning(_T)
+)
 
 
 def _guarded_update(
@@ -197,15 +230,12 @@ def fail(
     conn: Connection, invocation_id: int, metadata: Mapping[str, Any], now: datetime
 ) -> Invocation:
     """Mark a ``ready`` or ``invoking`` invocation ``failed``, merging ``metadata``."""
-    current = conn.execute(select(_T.c.metadata).where(_T.c.id == invocation_id)).first()
+    current = conn.execute(_METADATA_OF, {"row_id": invocation_id}).first()
     if current is None:
         raise NotFound(f"no invocation with id {invocation_id}")
-    return _guarded_update(
-        conn,
-        invocation_id,
-        ACTIVE_STATES,
-        {"state": "failed", "metadata": {**current.metadata, **metadata}, "updated_at": now},
-    )
+    merged = {**current.metadata, **metadata}
+    row = conn.execute(_FAIL, {"row_id": invocation_id, "merged": merged, "now": now}).first()
+    return _written(row, invocation_id, ACTIVE_STATES)
 
 
 def set_ready(conn: Connection, invocation_id: int, now: datetime) -> Invocation:
