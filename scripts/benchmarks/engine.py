@@ -1,4 +1,4 @@
-"""Engine benchmarks: latency of start/stop, throughput, memory and loop lag.
+"""Engine benchmarks: throughput, memory and loop lag (start and stop: start_stop.py).
 
 Every figure is reported next to a limit measured in the same run on the same
 machine, so the ratio means something on any hardware. Run with scripts/bench.
@@ -69,42 +69,6 @@ async def networks_of(panic: Panic, count: int, delay_models: list[str]) -> list
         await panic.create_network(user.id, f"n{i}", models=delay_models, lockout_seconds=0)
         for i in range(count)
     ]
-
-
-async def direct_genesis_ms(panic: Panic, network: Network, n: int) -> float:
-    """The limit for start latency: the same genesis write done directly."""
-    samples = []
-    for _ in range(n):
-        t0 = trio.current_time()
-        row = await panic.store.create_genesis(network.id, "dummy-t2t", "direct")
-        samples.append((trio.current_time() - t0) * 1000)
-        await panic.store.fail(row.id, {"error": "benchmark"})
-    return statistics.median(samples)
-
-
-async def bench_latency(folder: Path, n: int) -> dict[str, float]:
-    probe = Probe(delay=60)
-    async with open_panic(settings_in(folder), platforms={"dummy": probe}) as panic:
-        [net] = await networks_of(panic, 1, ["dummy-t2t"])
-        start_ms, stop_ms = [], []
-        for _ in range(n):
-            probe.began = trio.Event()
-            t0 = trio.current_time()
-            await panic.start_run(net.id, "how fast")
-            await probe.began.wait()
-            start_ms.append((trio.current_time() - t0) * 1000)
-            t1 = trio.current_time()
-            assert await panic.stop_run(net.id)
-            stop_ms.append((trio.current_time() - t1) * 1000)
-        limit = await direct_genesis_ms(panic, net, n)
-    return {
-        "start_to_call_ms_median": statistics.median(start_ms),
-        "direct_genesis_write_ms_median": limit,
-        "start_ratio_to_direct_write": statistics.median(start_ms) / limit,
-        "stop_in_flight_ms_median": statistics.median(stop_ms),
-        "stop_ms_p99": sorted(stop_ms)[int(len(stop_ms) * 0.99) - 1],
-        "stop_ratio_to_direct_write": statistics.median(stop_ms) / limit,
-    }
 
 
 async def bench_throughput(folder: Path, count: int, seconds: float) -> float:
@@ -276,7 +240,6 @@ def run(quick: bool) -> dict[str, Any]:
 
     # Memory first: later stages would leave freed-but-held arenas in the RSS.
     stage("many_1000", lambda f: trio.run(bench_many, f, 1000, 5.0 if quick else 10.0))
-    stage("latency", lambda f: trio.run(bench_latency, f, 50 if quick else 200))
     seconds = 2.0 if quick else 5.0
     stage("throughput_1", lambda f: trio.run(bench_throughput, f, 1, seconds))
     stage("throughput_100", lambda f: trio.run(bench_throughput, f, 100, seconds))
