@@ -14,10 +14,10 @@ from sqlalchemy import Connection, update
 
 from panic_trio import Panic, Settings, open_panic
 from panic_trio.domain import Event, Invocation, Network, User
-from panic_trio.errors import InvalidPrompt, LockedOut, NotFound, ShuttingDown
+from panic_trio.errors import InvalidNetwork, InvalidPrompt, LockedOut, NotFound, ShuttingDown
 from panic_trio.models import get_model
 from panic_trio.platforms.base import Call
-from panic_trio.store.schema import invocations
+from panic_trio.store.schema import invocations, networks
 from panic_trio.store.store import open_store
 from tests.engine.scripted import ScriptedPlatform, fail_with
 
@@ -103,6 +103,33 @@ async def test_unknown_network_is_not_found(panic: Panic) -> None:
     with pytest.raises(NotFound):
         await panic.start_run(999, "hello")
     assert await panic.stop_run(999) is False
+    assert 999 not in panic.engine.statuses()  # no runner for a network that does not exist
+
+
+async def test_an_idle_runner_reads_the_network_with_the_genesis(
+    panic: Panic, loop_network: Network
+) -> None:
+    """A start on an idle runner reads the network in the genesis's own write:
+    an edit just before applies, a cycle gone bad is refused and nothing is written."""
+    with trio.fail_after(GUARD):
+        first = await panic.start_run(loop_network.id, "one")
+        await panic.stop_run(loop_network.id)
+        await panic.update_network(loop_network.id, models=["dummy-t2t"], lockout_seconds=7)
+        second = await panic.start_run(loop_network.id, "two")
+        await panic.stop_run(loop_network.id)
+        await panic.store.write(_set_models, loop_network.id, ["no-such-model"])
+        with pytest.raises(InvalidNetwork):
+            await panic.start_run(loop_network.id, "three")
+        latest = await panic.recent_invocations(1)
+    assert first.model == "dummy-t2i"
+    assert (second.model, second.metadata["cycle"]) == ("dummy-t2t", ["dummy-t2t"])
+    assert second.run_number == second.id
+    assert latest[0].run_number == second.run_number  # the refused prompt wrote nothing
+    assert panic.status(loop_network.id).state == "idle"
+
+
+def _set_models(conn: Connection, network_id: int, models: list[str]) -> None:
+    conn.execute(update(networks).where(networks.c.id == network_id).values(models=models))
 
 
 async def test_a_model_error_fails_the_run_and_a_new_prompt_is_accepted_at_once(

@@ -97,8 +97,11 @@ class Engine:
             raise ConfigError("this program opened the database without runs: it cannot start one")
         if self._closing:
             raise ShuttingDown("the server is shutting down: try again in a moment")
-        network = await self._deps.store.get_network(network_id)
-        check_network(network.models)
+        network = None  # an idle runner reads it with the genesis: one write, no read first
+        runner = self._runners.get(network_id)
+        if runner is None or runner.active:  # (no runner: the network may not exist)
+            network = await self._deps.store.get_network(network_id)
+            check_network(network.models)
         reply = Reply[Invocation]()
         await self._ask(network_id, Start(network, prompt, reply, replace))
         return await reply.wait()

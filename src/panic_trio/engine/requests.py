@@ -61,9 +61,13 @@ class Reply(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class Start:
-    """Start a run of ``network`` with ``prompt`` (or refuse: lockout)."""
+    """Start a run of ``network`` with ``prompt`` (or refuse: lockout).
 
-    network: Network
+    ``network`` is ``None`` when the runner was idle as the request was sent:
+    it then reads the network and writes the genesis in one transaction.
+    """
+
+    network: Network | None
     prompt: str
     reply: Reply[Invocation]
     replace: bool = False  # the owner's "stop and start": no lockout

@@ -20,7 +20,7 @@ import outcome
 import trio
 
 from panic_trio.domain import Event, Invocation, Network, RunnerState, RunnerStatus
-from panic_trio.engine import schedule
+from panic_trio.engine import caps, schedule
 from panic_trio.engine.cycle import run_cycle
 from panic_trio.engine.hooks import StepHooks
 from panic_trio.engine.invoke import call_model
@@ -34,7 +34,8 @@ from panic_trio.errors import (
     ResourceExhausted,
     StoreError,
 )
-from panic_trio.settings import BackoffTiers
+from panic_trio.models import check_network
+from panic_trio.settings import BackoffTiers, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,17 @@ class NetworkRunner:
         """True while a run's task is alive."""
         return self._run is not None and self._run.active
 
-    async def _start(self, network: Network, prompt: str, *, replace: bool) -> Invocation:
+    async def _start(self, network: Network | None, prompt: str, *, replace: bool) -> Invocation:
+        if network is None:  # sent while idle: read the network with the genesis, one write
+            if not self.active:
+                store, admit = self._deps.store, partial(_admits, self._deps.settings)
+                network, genesis = await store.start_genesis(self.network_id, prompt, admit)
+                if genesis is not None:
+                    self._begin(network, genesis)
+                    return genesis
+            else:  # another prompt started a run in between: the usual way
+                network = await self._deps.store.get_network(self.network_id)
+                check_network(network.models)
         now = trio.current_time()
         run = self._run
         if run is not None and run.active and self.status.genesis is not None:
@@ -111,12 +122,15 @@ class NetworkRunner:
         genesis = await self._deps.store.create_genesis(
             network.id, network.models[0], prompt, cycle=network.models
         )
+        self._begin(network, genesis)
+        return genesis
+
+    def _begin(self, network: Network, genesis: Invocation) -> None:
         # The lockout runs from when the genesis exists (its inserted_at), not
         # from the request: a slow write must not shorten it.
         at = trio.current_time()
         run = Run(genesis, genesis, genesis_at=at, lockout_seconds=network.lockout_seconds)
         self._launch(run, network, network.models, None, announce=True)
-        return genesis
 
     async def _resume(self, request: Resume) -> None:
         wall_now = self._deps.now()
@@ -354,6 +368,16 @@ class NetworkRunner:
 
     def _emit(self, event: Event) -> None:
         self._deps.events.publish(self.network_id, event)
+
+
+def _admits(settings: Settings, network: Network) -> bool:
+    """Whether an idle runner may write the genesis at once (pure: runs in the write thread).
+
+    Raises InvalidNetwork for a cycle that cannot run. With a spending cap
+    the answer is no: the cap is checked first, the usual way.
+    """
+    check_network(network.models)
+    return not caps.Limits(network.daily_cap, network.run_cap, settings.global_daily_cap).any
 
 
 def _sole(exc: Exception) -> Exception:

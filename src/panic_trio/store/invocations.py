@@ -7,14 +7,15 @@ invocation that a stop already failed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
-from panic_trio.domain import ACTIVE_STATES, Invocation
+from panic_trio.domain import ACTIVE_STATES, Invocation, Network
 from panic_trio.errors import NotFound, StoreError
+from panic_trio.store.networks import network_by_id
 from panic_trio.store.schema import invocations, networks
 
 _T = invocations
@@ -71,6 +72,21 @@ def insert_genesis(
         inserted_at=now,
         updated_at=now,
     )
+
+
+def start_genesis(
+    conn: Connection,
+    network_id: int,
+    prompt: str,
+    now: datetime,
+    admit: Callable[[Network], bool],
+) -> tuple[Network, Invocation | None]:
+    """The network and, if ``admit(network)``, its new run's genesis (with the cycle)."""
+    network = network_by_id(conn, network_id)
+    if not admit(network):
+        return network, None
+    genesis = insert_genesis(conn, network_id, network.models[0], prompt, now, network.models)
+    return network, genesis
 
 
 # A run's start and stop, built once (as the hot path below): building a

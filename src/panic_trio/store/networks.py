@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from panic_trio.domain import Network
 from panic_trio.errors import NotFound
@@ -58,9 +58,12 @@ def insert_network(
     return network_from_row(row)
 
 
+_BY_ID: Final = select(networks).where(networks.c.id == bindparam("network"))  # built once
+
+
 def network_by_id(conn: Connection, network_id: int) -> Network:
-    """The network, or :class:`NotFound`."""
-    row = conn.execute(select(networks).where(networks.c.id == network_id)).first()
+    """The network, or :class:`NotFound` (read at every start: its statement is built once)."""
+    row = conn.execute(_BY_ID, {"network": network_id}).first()
     if row is None:
         raise NotFound(f"no network with id {network_id}")
     return network_from_row(row)

@@ -142,6 +142,16 @@ class Store:
             invocations.insert_genesis, network_id, model, prompt, self.now(), cycle
         )
 
+    async def start_genesis(
+        self, network_id: int, prompt: str, admit: Callable[[Network], bool]
+    ) -> tuple[Network, Invocation | None]:
+        """Read the network and, if ``admit(network)``, write a run's genesis, in one write.
+
+        ``admit`` runs in the write thread: it must be pure (it may raise, and
+        then nothing is written). Without admission the genesis is ``None``.
+        """
+        return await self.write(invocations.start_genesis, network_id, prompt, self.now(), admit)
+
     async def set_invoking(self, invocation_id: int) -> Invocation:
         """Mark an invocation ``invoking``."""
         return await self.write(invocations.set_invoking, invocation_id, self.now())
