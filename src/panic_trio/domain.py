@@ -13,7 +13,7 @@ from typing import Any, Final, Literal
 
 InvocationState = Literal["ready", "invoking", "completed", "failed"]
 RunnerState = Literal["idle", "invoking", "waiting", "failed"]
-EventKind = Literal["invocation", "status", "archived"]
+EventKind = Literal["invocation", "status", "archived", "hidden"]
 
 ACTIVE_STATES: Final[tuple[str, ...]] = ("ready", "invoking")
 DEFAULT_LOCKOUT_SECONDS: Final = 30
@@ -190,7 +190,8 @@ class Event:
 
     ``kind`` is ``"invocation"`` when an invocation changed state,
     ``"archived"`` when only its URLs were rewritten to the archive (displays
-    need not re-render), and ``"status"`` when only the runner status changed.
+    need not re-render), ``"hidden"`` when an operator hid (or showed again)
+    its output, and ``"status"`` when only the runner status changed.
     ``status`` is always the runner's status at the time of the event.
     """
 

@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
     from panic_trio.domain import Invocation
 
+BLOCKED_MESSAGE: Final = "That prompt can't be used here. Please try a different one."
+
 
 class PanicError(Exception):
     """Base of every error panic_trio raises on purpose."""
@@ -77,6 +79,18 @@ class InvalidNetwork(InvalidInput):
 
 class InvalidPrompt(InvalidInput):
     """The prompt is empty, blank or too long."""
+
+
+class PromptBlocked(InvalidPrompt):
+    """The prompt has a word or pattern the network's operator blocked.
+
+    The message is neutral on purpose: it never names the pattern, so a
+    visitor cannot probe the list.
+    """
+
+    def __init__(self, pattern: str) -> None:
+        super().__init__(BLOCKED_MESSAGE, field="prompt")
+        self.pattern = pattern
 
 
 class InvalidWatcher(InvalidInput):

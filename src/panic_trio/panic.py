@@ -13,6 +13,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from panic_trio.inputs import check_network_fields
 from panic_trio.installations import Installations, vestaboard_dispatcher
 from panic_trio.local_media import LocalMedia
 from panic_trio.models.prices import load_prices
+from panic_trio.moderation import Moderation, PromptSource
 from panic_trio.platform_tokens import TokenMethods
 from panic_trio.platforms.base import Platform
 from panic_trio.platforms.policy import invoke_with_policy
@@ -79,6 +81,7 @@ class Panic(RunMethods, TokenMethods, UserMethods):
         self.archive = archive
         self.installations = installations or Installations(store)
         self.signs = PrintedSigns(store)  # the QR: on screens or a printed sign
+        self.moderation = Moderation(store, engine.events)
         self._cipher = cipher
         self.spending = SpendingReport(store, settings, engine.prices, engine.status)
         self._deletions: dict[int, trio.Event] = {}
@@ -170,18 +173,33 @@ class Panic(RunMethods, TokenMethods, UserMethods):
 
     # Runs
 
-    async def start_run(self, network_id: int, prompt: str, *, replace: bool = False) -> Invocation:
+    async def start_run(
+        self,
+        network_id: int,
+        prompt: str,
+        *,
+        replace: bool = False,
+        source: PromptSource | None = None,
+    ) -> Invocation:
         """Start a run and return its genesis invocation.
 
         The run keeps the network's cycle as it is now; a later edit applies
         to the next run. ``replace`` (for owners only: callers check) stops an
-        active run even inside its lockout, in the same step.
+        active run even inside its lockout, in the same step. The network's
+        blocklist is checked first; with a ``source`` the prompt and what
+        became of it go to the network's prompt log.
 
         Raises:
             LockedOut: a run is active and in its lockout (``retry_after``).
+            PromptBlocked: the blocklist caught it (a neutral message).
             InvalidPrompt, InvalidNetwork, NotFound: nothing was changed.
         """
-        return await self.engine.start_run(network_id, prompt, replace=replace)
+        return await self.moderation.screened(
+            network_id,
+            prompt,
+            source,
+            partial(self.engine.start_run, network_id, prompt, replace=replace),
+        )
 
     async def stop_run(self, network_id: int) -> bool:
         """Stop the active run; ``True`` if one was stopped. Returns when it is done."""
@@ -192,8 +210,8 @@ class Panic(RunMethods, TokenMethods, UserMethods):
         return await self.engine.stop_all()
 
     def status(self, network_id: int) -> RunnerStatus:
-        """The runner's latest status (synchronous, no I/O)."""
-        return self.engine.status(network_id)
+        """The runner's latest status (synchronous, no I/O), hidden outputs taken out."""
+        return self.moderation.concealed.status(self.engine.status(network_id))
 
     async def list_run(self, network_id: int, run_number: int) -> list[Invocation]:
         """A run's invocations by sequence number."""
@@ -345,4 +363,6 @@ async def open_panic(
             ) as engine,
         ):
             installations = Installations(store, boards)
-            yield Panic(settings, store, engine, resolved, cipher, archive, installations)
+            panic = Panic(settings, store, engine, resolved, cipher, archive, installations)
+            await panic.moderation.load()
+            yield panic

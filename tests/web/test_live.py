@@ -66,10 +66,12 @@ async def test_token_holder_starts_a_run_and_sees_it_live(world: World) -> None:
         token = world.tokens.issue(world.network)
         async with client(world).websocket(f"/ws/networks/{world.network.id}?token={token}") as ws:
             await receive(ws)
-            reply = await prompt(ws, "a red balloon")
+            # The run's first events may come before or after the reply: keep them all.
+            await ws.send(json.dumps({"type": "start_run", "prompt": "a red balloon"}))
+            seen: list[Message] = await receive_until(ws, is_reply)
+            reply = seen.pop()
             assert reply["type"] == "run_started"
             assert reply["genesis"]["input"] == "a red balloon"
-            seen: list[Message] = []
             while not (completed := [m for m in seen if m["type"] == "invocation"
                                      and m["invocation"]["state"] == "completed"]) or not (
                 waiting := [m for m in seen if m["type"] == "status"

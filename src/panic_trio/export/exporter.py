@@ -15,6 +15,7 @@ run, bounded by its last step at the start (a live run keeps growing):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
@@ -101,6 +102,7 @@ class RunExporter:
     cycle: list[str]
     now: Callable[[], datetime] = utc_now
     _media: dict[int, _MediaFile] = field(default_factory=dict)
+    _hidden: set[int] = field(default_factory=set)  # steps an operator hid
 
     async def chunks(self) -> AsyncGenerator[bytes]:
         """The zip's bytes, in order; each chunk is a checkpoint.
@@ -171,7 +173,15 @@ class RunExporter:
         batch = await self.store.read(
             run_queries.run_batch, self.network.id, self.summary.run_number, after, BATCH_ROWS
         )
-        return [i for i in batch if i.sequence_number <= self.summary.last_sequence_number]
+        return [
+            concealed(i, previous_hidden=i.sequence_number - 1 in self._hidden)
+            for i in self._note_hidden(batch)
+            if i.sequence_number <= self.summary.last_sequence_number
+        ]
+
+    def _note_hidden(self, batch: list[Invocation]) -> list[Invocation]:
+        self._hidden.update(i.sequence_number for i in batch if i.metadata.get("hidden") is True)
+        return batch
 
     def _media_entry(
         self, archive: ZipStream, invocation: Invocation, entry: _MediaFile, first: bytes
@@ -220,7 +230,23 @@ class RunExporter:
             "media_type": media.content_type or "",
             "missing": media.error or "not archived",
             "timing": timing(invocation, previous),
+            "hidden": invocation.metadata.get("hidden") is True,
         }
+
+
+def concealed(invocation: Invocation, *, previous_hidden: bool) -> Invocation:
+    """A step as an export may show it: an output an operator hid is left out, with the
+    next step's input (the same thing) and, for the first step, the visitor's prompt."""
+    hidden = invocation.metadata.get("hidden") is True
+    if not (hidden or previous_hidden):
+        return invocation
+    return dataclasses.replace(
+        invocation,
+        output=None if hidden else invocation.output,
+        input=""
+        if previous_hidden or (hidden and invocation.sequence_number == 0)
+        else invocation.input,
+    )
 
 
 def _has_media(invocation: Invocation) -> bool:
@@ -269,9 +295,10 @@ async def prepare_export(
     if not rows or rows[0].run_number != run_number:
         raise NotFound(f"no run {run_number} on network {network_id}")
     genesis = await store.get_invocation(run_number)
-    return RunExporter(
-        store, open_media, network, summary_of(rows[0]), run_cycle(genesis, network.models)
-    )
+    summary = summary_of(rows[0])
+    if genesis.metadata.get("hidden") is True:  # an operator hid the first step: its prompt too
+        summary = dataclasses.replace(summary, prompt="")
+    return RunExporter(store, open_media, network, summary, run_cycle(genesis, network.models))
 
 
 async def write_export(exporter: RunExporter, path: Path, files: ThreadSeam) -> int:

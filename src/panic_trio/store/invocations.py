@@ -22,7 +22,15 @@ _T = invocations
 
 
 def invocation_from_row(row: Any) -> Invocation:
-    """An :class:`Invocation` from an ``invocations`` row."""
+    """An :class:`Invocation` from an ``invocations`` row.
+
+    A hidden output (``hidden_at``, migration 0007) reads with
+    ``metadata.hidden = true``: the column is the truth, so no metadata write
+    (an archive rewrite, say) can lose or revive the mark.
+    """
+    metadata = {k: v for k, v in row.metadata.items() if k != "hidden"}
+    if getattr(row, "hidden_at", None) is not None:
+        metadata["hidden"] = True
     return Invocation(
         id=row.id,
         network_id=row.network_id,
@@ -32,7 +40,7 @@ def invocation_from_row(row: Any) -> Invocation:
         input=row.input,
         output=row.output,
         state=row.state,
-        metadata=dict(row.metadata),
+        metadata=metadata,
         inserted_at=row.inserted_at,
         updated_at=row.updated_at,
     )

@@ -159,6 +159,8 @@ invocations = Table(
     # index-served sums (caps, burn rates); see docs/architecture.md.
     Column("cost", Float, nullable=True),
     Column("cost_at", UTCDateTime, nullable=True),
+    # Migration 0006: when an operator hid this output from every screen (the row stays).
+    Column("hidden_at", UTCDateTime, nullable=True),
     # Also the index behind "latest run of a network": (network_id, max run_number).
     UniqueConstraint("network_id", "run_number", "sequence_number", name="uq_invocations_in_run"),
     Index("ix_invocations_active", "state"),
@@ -167,6 +169,7 @@ invocations = Table(
     Index("ix_invocations_run_history", "network_id", "sequence_number", "run_number"),
     Index("ix_invocations_spend", "network_id", "cost_at"),
     Index("ix_invocations_cost_at", "cost_at"),
+    Index("ix_invocations_hidden_at", "hidden_at"),
     sqlite_autoincrement=True,
 )
 
@@ -224,5 +227,35 @@ installations = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index(None, "network_id"),
+    sqlite_autoincrement=True,
+)
+
+# Moderation (migration 0007): words and patterns no prompt to a network may
+# contain (checked before a run starts), and the log of prompts sent to it
+# with where each came from (the terminal token's id, never the token).
+prompt_blocks = Table(
+    "prompt_blocks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("network_id", Integer, ForeignKey("networks.id", ondelete="CASCADE"), nullable=False),
+    Column("pattern", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("network_id", "pattern"),
+    sqlite_autoincrement=True,
+)
+
+prompt_log = Table(
+    "prompt_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("network_id", Integer, ForeignKey("networks.id", ondelete="CASCADE"), nullable=False),
+    Column("prompt", Text, nullable=False),
+    Column("source", String(20), nullable=False),
+    Column("token", String(64), nullable=True),
+    Column("client", String(100), nullable=True),
+    Column("outcome", String(20), nullable=False),
+    Column("run_number", Integer, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "network_id", "id"),
     sqlite_autoincrement=True,
 )

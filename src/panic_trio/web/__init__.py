@@ -32,6 +32,7 @@ from panic_trio.web import (
     installations,
     live,
     metrics,
+    moderation,
     networks,
     pages,
     refusals,
@@ -153,7 +154,7 @@ def create_app(
         exporter.viewers = lambda: sockets.open
     for blueprint in (
         auth.bp, api.bp, live.bp, pages.bp, dashboard.bp, networks.bp, terminal.bp, admin.bp,
-        installations.bp, displays.bp, metrics.bp, runs.bp, users.bp, signs.bp,
+        installations.bp, displays.bp, metrics.bp, runs.bp, users.bp, signs.bp, moderation.bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
     app.jinja_env.filters.update(

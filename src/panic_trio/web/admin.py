@@ -52,7 +52,9 @@ async def show() -> ResponseReturnValue:
     networks = await panic.list_networks(None)
     return await render_template(
         "admin.html",
-        invocations=await panic.recent_invocations(FEED_LENGTH),
+        invocations=[
+            panic.moderation.concealed(i) for i in await panic.recent_invocations(FEED_LENGTH)
+        ],
         networks=networks,
         owners={u.id: u.email for u in await panic.list_users()},
         statuses={n.id: panic.status(n.id) for n in networks},
@@ -104,7 +106,8 @@ async def snapshot(since: int | None) -> str:
     the snapshot fills what it missed, or, when more than ``FEED_LENGTH`` rows
     came meanwhile, says there is a gap so the page can mark it.
     """
-    rows = await web_state().panic.recent_invocations(FEED_LENGTH + 1)
+    panic = web_state().panic
+    rows = [panic.moderation.concealed(i) for i in await panic.recent_invocations(FEED_LENGTH + 1)]
     gap = since is not None and len(rows) > FEED_LENGTH and rows[FEED_LENGTH].id > since
     return dumps(
         {

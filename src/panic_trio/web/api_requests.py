@@ -16,6 +16,7 @@ from quart import request
 from panic_trio.domain import Network, User
 from panic_trio.errors import NotFound
 from panic_trio.web.auth import CSRF_HEADER, csrf_valid, current_user, may_manage
+from panic_trio.web.prompters import Prompter, prompter
 from panic_trio.web.state import web_state
 
 
@@ -41,7 +42,7 @@ class Caller:
     """Who is calling: a user, or an anonymous holder of a terminal token."""
 
     user: User | None
-    client_key: str
+    prompter: Prompter
 
 
 async def caller(*, write: bool) -> User:
@@ -95,10 +96,16 @@ async def prompting_caller(network_id: int, *, replace: bool = False) -> Caller:
         check = web_state().tokens.check(token, network)
         if check != "ok":
             fail(401, "invalid_token", f"the terminal token is {check.replace('_', ' ')}")
-        return Caller(None, f"ip:{request.remote_addr}")
+        return Caller(None, _prompter(network, None, token))
     user = await caller(write=True)
-    await managed_network(network_id, user)
-    return Caller(user, f"user:{user.id}")
+    network = await managed_network(network_id, user)
+    return Caller(user, _prompter(network, user, None))
+
+
+def _prompter(network: Network, user: User | None, token: str | None) -> Prompter:
+    return prompter(
+        network, user=user, token=token, address=request.remote_addr, tokens=web_state().tokens
+    )
 
 
 async def json_object(allowed: Collection[str]) -> dict[str, Any]:

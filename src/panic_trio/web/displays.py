@@ -116,7 +116,10 @@ def tile(invocation: Invocation, base_url: str) -> dict[str, Any]:
         "kind": kind,
         "input": invocation.input[:500],
     }
-    if invocation.state == "failed":
+    if invocation.metadata.get("hidden") is True:
+        data["state"] = "hidden"  # an operator hid it: a neutral tile, nothing of it
+        data["input"] = ""
+    elif invocation.state == "failed":
         data["state"] = "ended"  # a neutral tile: why it failed is for owner pages only
     elif invocation.output and kind in ("image", "audio"):
         data["src"] = media_src(invocation.output, base_url)
@@ -240,6 +243,7 @@ class DisplaySocket:
         if run_number is None:
             run_number = await panic.latest_run_number(network_id)
         run = [] if run_number is None else await self._shown_rows(network_id, run_number)
+        run = [panic.moderation.concealed(row) for row in run]
         self.run_number = run_number
         shown = screen(self.watcher, run)
         self.idle = panic.status(network_id).state in IDLE_STATES
@@ -264,6 +268,9 @@ class DisplaySocket:
     async def frame_for(self, event: Event) -> dict[str, Any] | None:
         """The frame one engine event means for this screen (``None``: nothing)."""
         invocation = event.invocation
+        if event.kind == "hidden" and invocation is not None:
+            # An operator hid (or showed again) an output: draw the screen anew.
+            return None if invocation.run_number != self.run_number else await self.screen_frame()
         idle = event.status.state in IDLE_STATES
         if event.kind != "invocation" or invocation is None:
             # Status changes, and archive rewrites, change no tile. Going idle is
@@ -273,6 +280,7 @@ class DisplaySocket:
             self.idle = True
             return {"type": "idle", "idle": True}
         told, self.idle = self.idle, idle
+        invocation = self.state.panic.moderation.concealed(invocation)
         if invocation.sequence_number == 0:
             self.run_number = invocation.run_number
             return {

@@ -13,6 +13,9 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from panic_trio.domain import Event, Invocation, RunnerStatus
+from panic_trio.moderation import Concealed
+
+_NOTHING_HIDDEN: Final = Concealed()
 
 # Why a step ended, in words that may name a provider or a missing token:
 # for owner pages only, never for the public (screens, info, terminal).
@@ -68,17 +71,32 @@ def public_network_message(event: Event) -> str:
     return dumps({"type": event.kind, "invocation": public_invocation(event.invocation)})
 
 
-def network_message(event: Event) -> str:
+def network_message(event: Event, concealed: Concealed = _NOTHING_HIDDEN) -> str:
     """The frame a network socket sends for ``event``."""
     if event.kind == "status" or event.invocation is None:
-        return status_message(event.status)
-    return dumps({"type": event.kind, "invocation": event.invocation.to_json()})
+        return status_message(concealed.status(event.status))
+    return dumps({"type": event.kind, "invocation": concealed(event.invocation).to_json()})
 
 
-def feed_message(event: Event) -> str:
+def concealed_public_message(event: Event, concealed: Concealed = _NOTHING_HIDDEN) -> str:
+    """:func:`public_network_message` with hidden outputs taken out."""
+    return public_network_message(_conceal(event, concealed))
+
+
+def feed_message(event: Event, concealed: Concealed = _NOTHING_HIDDEN) -> str:
     """The frame the admin feed sends: the invocation with its network's status."""
+    event = _conceal(event, concealed)
     invocation = event.invocation.to_json() if event.invocation else None
     return dumps({"type": event.kind, "invocation": invocation, "status": event.status.to_json()})
+
+
+def _conceal(event: Event, concealed: Concealed) -> Event:
+    """The event as screens may show it: hidden outputs (and prompts) taken out."""
+    return Event(
+        kind=event.kind,
+        invocation=concealed(event.invocation),
+        status=concealed.status(event.status),
+    )
 
 
 class EventEncoder:

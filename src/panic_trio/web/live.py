@@ -26,11 +26,12 @@ from urllib.parse import urlsplit
 import trio
 from quart import Blueprint, Response, websocket
 
-from panic_trio.domain import Event, Network
+from panic_trio.domain import Event, Network, User
 from panic_trio.errors import NotFound, PanicError
 from panic_trio.events import Subscription
 from panic_trio.web.auth import current_user, may_manage
 from panic_trio.web.encoding import dumps, public_status_message, status_message
+from panic_trio.web.prompters import prompter
 from panic_trio.web.prompts import start_from_prompt
 from panic_trio.web.refusals import refusal
 from panic_trio.web.sockets import GOODBYE_SECONDS, Session, open_socket
@@ -94,14 +95,28 @@ async def _permission(state: WebState, network: Network) -> tuple[Permission, bo
 class LiveSocket:
     """One connected browser or script on one network: its pusher and its answers."""
 
-    def __init__(self, state: WebState, network: Network, may_prompt: Permission, *, owner: bool):
+    def __init__(
+        self,
+        state: WebState,
+        network: Network,
+        may_prompt: Permission,
+        *,
+        owner: bool,
+        user: User | None = None,
+    ):
         self.state = state
         self.network = network
         self.may_prompt = may_prompt
         self.owner = owner
         self._encode = state.network_encoder if self.owner else state.public_encoder
         self._status = status_message if self.owner else public_status_message
-        self.client_key = f"ip:{websocket.remote_addr}"
+        self.prompter = prompter(
+            network,
+            user=user,
+            token=websocket.args.get("token"),
+            address=websocket.remote_addr,
+            tokens=state.tokens,
+        )
 
     async def push(
         self, session: Session, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
@@ -170,7 +185,7 @@ class LiveSocket:
         refused = await self.may_prompt(current)
         if refused is not None:
             return _error(refused)
-        genesis = await start_from_prompt(self.network.id, prompt, client_key=self.client_key)
+        genesis = await start_from_prompt(self.network.id, prompt, who=self.prompter)
         return {"type": "run_started", "genesis": genesis.to_json()}
 
 
@@ -193,6 +208,7 @@ async def network_socket(network_id: int) -> Response | None:
     except NotFound:
         return Response("no such network", 404)
     may_prompt, owner = await _permission(state, network)
-    socket = LiveSocket(state, network, may_prompt, owner=owner)
+    user = await current_user() if owner else None
+    socket = LiveSocket(state, network, may_prompt, owner=owner, user=user)
     await open_socket(socket.push, socket.reply)
     return None

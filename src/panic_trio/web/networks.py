@@ -69,7 +69,8 @@ async def page_data(
     run failed or was stopped: that may name a provider or a missing token.
     """
     status = web_state().panic.status(network.id)
-    invocations = await current_run(status, network.id, keep)
+    concealed = web_state().panic.moderation.concealed
+    invocations = [concealed(i) for i in await current_run(status, network.id, keep)]
     return {
         "network_id": network.id,
         "models": list(network.models),

@@ -128,7 +128,8 @@ async def archived_file(key: str) -> ResponseReturnValue:
 async def static_display(invocation_id: int) -> ResponseReturnValue:
     """One invocation, full screen, not live."""
     try:
-        invocation = await web_state().panic.get_invocation(invocation_id)
+        panic = web_state().panic
+        invocation = panic.moderation.concealed(await panic.get_invocation(invocation_id))
     except NotFound:
         return await not_found()
     return await render_template(

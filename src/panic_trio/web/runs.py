@@ -8,6 +8,7 @@ Someone else's run, like someone else's network, is a 404.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Final
 
 from quart import Blueprint, Response, flash, redirect, render_template, request, url_for
@@ -77,7 +78,10 @@ async def history(network_id: int) -> ResponseReturnValue:
         limit = check_page_size(request.args.get("limit", DEFAULT_PAGE_SIZE))
     except InvalidInput as exc:
         return await error_page(422, "Bad request", exc.message)
-    page = await web_state().panic.run_history(network_id, before=before, limit=limit)
+    page = [
+        concealed_prompt(run)
+        for run in await web_state().panic.run_history(network_id, before=before, limit=limit)
+    ]
     return await render_template(
         "runs.html",
         network=network,
@@ -103,6 +107,13 @@ async def _visible_run(network_id: int, run_number: int) -> tuple[Network, RunSu
     if carried is None or stored is None or carried != stored:
         raise NotFound(f"no run {run_number} on network {network_id}")
     return network, summary, False
+
+
+def concealed_prompt(run: RunSummary) -> RunSummary:
+    """The run without its prompt when an operator hid its first step (the genesis)."""
+    if run.run_number not in web_state().panic.moderation.concealed.outputs:
+        return run
+    return dataclasses.replace(run, prompt="")
 
 
 def step_view(invocation: Invocation, previous: Invocation | None, owner: bool) -> dict[str, Any]:
@@ -149,6 +160,8 @@ async def show(network_id: int, run_number: int) -> ResponseReturnValue:
     panic = web_state().panic
     # One row before the page (for the first step's gap) and one past it (is there more?).
     rows = await panic.run_steps(network_id, run_number, after=after - 1, limit=STEPS_PER_PAGE + 2)
+    rows = [panic.moderation.concealed(row) for row in rows]
+    summary = concealed_prompt(summary)
     previous = rows.pop(0) if after >= 0 and rows and rows[0].sequence_number == after else None
     more = len(rows) > STEPS_PER_PAGE
     invocations = rows[:STEPS_PER_PAGE]

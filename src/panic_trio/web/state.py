@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Final, cast
 
 import trio
@@ -19,9 +20,9 @@ from panic_trio.panic import Panic
 from panic_trio.settings import Settings
 from panic_trio.web.encoding import (
     EventEncoder,
+    concealed_public_message,
     feed_message,
     network_message,
-    public_network_message,
 )
 from panic_trio.web.ratelimit import InFlight, RateLimiter
 from panic_trio.web.run_links import RunLinks
@@ -75,11 +76,16 @@ class WebState:
     sockets: SocketRegistry = field(default_factory=SocketRegistry)
     metrics: Metrics | None = None
     requests: SocketRegistry = field(default_factory=SocketRegistry)  # HTTP, in flight
-    network_encoder: EventEncoder = field(default_factory=lambda: EventEncoder(network_message))
-    public_encoder: EventEncoder = field(
-        default_factory=lambda: EventEncoder(public_network_message)
-    )
-    feed_encoder: EventEncoder = field(default_factory=lambda: EventEncoder(feed_message))
+    network_encoder: EventEncoder = field(init=False)
+    public_encoder: EventEncoder = field(init=False)
+    feed_encoder: EventEncoder = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Every frame passes through the hidden outputs, read when it is encoded.
+        concealed = self.panic.moderation.concealed
+        self.network_encoder = EventEncoder(partial(network_message, concealed=concealed))
+        self.public_encoder = EventEncoder(partial(concealed_public_message, concealed=concealed))
+        self.feed_encoder = EventEncoder(partial(feed_message, concealed=concealed))
 
 
 def web_state() -> WebState:

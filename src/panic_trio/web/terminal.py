@@ -20,6 +20,7 @@ from panic_trio.models import find_model
 from panic_trio.web.auth import current_user, may_manage
 from panic_trio.web.networks import page_data, public
 from panic_trio.web.pages import not_found
+from panic_trio.web.prompters import prompter
 from panic_trio.web.prompts import start_from_prompt
 from panic_trio.web.refusals import Refusal, refusal
 from panic_trio.web.state import web_state
@@ -84,11 +85,16 @@ async def submit(network_id: int) -> ResponseReturnValue:
     token = request.args.get("token")
     if not await _allowed(network, token):
         return _expired(network_id)
-    user = await current_user()
-    key = f"user:{user.id}" if user else f"ip:{request.remote_addr}"
+    who = prompter(
+        network,
+        user=await current_user(),
+        token=token,
+        address=request.remote_addr,
+        tokens=state.tokens,
+    )
     prompt = (await request.form).get("prompt", "")
     try:
-        genesis = await start_from_prompt(network_id, prompt, client_key=key)
+        genesis = await start_from_prompt(network_id, prompt, who=who)
     except PanicError as exc:
         await flash(_words(refusal(exc, state.panic.now())), "error")
     else:

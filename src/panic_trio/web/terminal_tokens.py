@@ -107,6 +107,17 @@ class TerminalTokens:
             code.encode(), self.sign_code(network).encode()
         )
 
+    def token_id(self, token: str | None) -> str | None:
+        """A well-signed token's id, ``<issued_ms>.<nonce>``: names it in logs and limits.
+
+        Not a credential: without the signature it lets no one prompt.
+        """
+        if self._parse(token) is None:
+            return None
+        assert token is not None
+        _identity, _generation, issued_ms, nonce, _signature = token.split(".")
+        return f"{issued_ms}.{nonce}"
+
     def expires_at(self, token: str) -> float | None:
         """Wall-clock expiry of a well-signed token, else ``None``."""
         parsed = self._parse(token)

@@ -149,6 +149,9 @@ function start(delay) {
     if (message.type === "invocation") {
       showInvocation(message.invocation);
       if (["completed", "failed"].includes(message.invocation.state)) spending.changed();
+    } else if (message.type === "hidden") {  // an operator hid (or showed again) an output
+      rows.querySelector(`tr[data-invocation="${message.invocation.id}"]`)
+        ?.replaceWith(rowFor(message.invocation));
     }
     showStatus(message.invocation.network_id, message.status);
   });

@@ -22,6 +22,9 @@ connect(`/ws/networks/${data.network_id}`, {
       display.show(message.invocation);
       ring.show(message.invocation);
       if (message.invocation.sequence_number === 0) showGenesis(message.invocation);
+    } else if (message.type === "hidden") {
+      display.replace(message.invocation);
+      if (message.invocation.sequence_number === 0) showGenesis(message.invocation);
     }
   },
 });

@@ -92,7 +92,12 @@ export function renderTile(invocation, catalog, baseUrl, reasons = false) {
   tile.dataset.invocation = invocation.id;
   tile.dataset.sequence = invocation.sequence_number;
   const kind = catalog[invocation.model]?.output ?? "unknown";
-  if (failed) {
+  if (invocation.metadata?.hidden === true) {  // an operator hid it: nothing of it is left
+    tile.className = "tile state-hidden";
+    const inner = el("div", "tile-invoking tile-ended");
+    inner.append(el("span", "", "P!"));
+    tile.append(inner);
+  } else if (failed) {
     tile.append(endedTile(invocation, reasons));
   } else if (invocation.state === "invoking") {
     const inner = el("div", "tile-invoking");
@@ -157,6 +162,16 @@ export class Display {
                && (this.showInvoking || invocation.state !== "invoking")
                && (this.reasons || invocation.state !== "failed")) {  // keep the last good one
       this.place(0, invocation);
+    }
+  }
+
+  // An operator hid (or showed again) an output: redraw only the tiles that show it.
+  replace(invocation) {
+    for (const old of this.node.querySelectorAll(`.tile[data-invocation="${invocation.id}"]`)) {
+      const tile = renderTile(invocation, this.catalog, this.baseUrl, this.reasons);
+      tile.id = old.id;
+      tile.dataset.slot = old.dataset.slot;
+      old.replaceWith(tile);
     }
   }
 

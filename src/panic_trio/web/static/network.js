@@ -53,6 +53,9 @@ terminal.attach(connect(`/ws/networks/${data.network_id}`, {
       if (message.invocation.state === "completed" || message.invocation.state === "failed") {
         spending.changed();
       }
+    } else if (message.type === "hidden") {
+      grid.replace(message.invocation);
+      if (message.invocation.sequence_number === 0) showGenesis(message.invocation);
     } else if (message.type !== "archived") {
       terminal.reply(message);
     }

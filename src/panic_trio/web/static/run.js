@@ -27,6 +27,7 @@ function output(invocation) {
     const reason = invocation.metadata?.error;
     return el("p", "step-failed", reason ? `failed: ${reason}` : "failed");
   }
+  if (invocation.metadata?.hidden === true) return el("p", "muted step-hidden", "hidden by the operator");
   if (invocation.state !== "completed") return el("p", "muted", `${invocation.state}…`);
   if (kind === "image") {
     const img = el("img");
@@ -85,6 +86,9 @@ connect(`/ws/networks/${data.network_id}`, {
     if ((message.type === "invocation" || message.type === "archived")
         && invocation?.run_number === data.run_number) {
       upsert(invocation);
+    } else if (message.type === "hidden" && invocation?.run_number === data.run_number) {
+      if (document.getElementById(`step-${invocation.sequence_number}`)) upsert(invocation);
+      if (invocation.sequence_number === 0) document.getElementById("run-prompt").textContent = invocation.input;
     } else if (message.type === "status" && ending.dataset.ending === "running") {
       const genesis = message.status.genesis;
       const active = ["invoking", "waiting"].includes(message.status.state);

@@ -32,9 +32,9 @@ terminal.attach(connect(`/ws/networks/${data.network_id}${query}`, {
     if (message.type === "status") {
       showGenesis(message.status.genesis);
       terminal.status(message.status);
-    } else if (message.type === "invocation") {
+    } else if (message.type === "invocation" || message.type === "hidden") {
       if (message.invocation.sequence_number === 0) showGenesis(message.invocation);
-    } else {
+    } else if (message.type !== "archived") {
       terminal.reply(message);
     }
   },

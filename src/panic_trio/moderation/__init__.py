@@ -1,0 +1,199 @@
+"""Moderation for prompts from strangers: a blocklist, a prompt log, hidden outputs.
+
+:class:`Moderation` is a part of ``Panic`` (``panic.moderation``). Its
+blocklist is read from the database at every prompt (one indexed read; a
+change applies to the next prompt, in every process). Hiding an output marks
+its row, updates this process's :class:`Concealed` and publishes a
+``hidden`` event, so every open screen drops it at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from sqlalchemy import Connection
+
+from panic_trio.domain import Event, Invocation
+from panic_trio.errors import (
+    InvalidInput,
+    LockedOut,
+    PanicError,
+    PromptBlocked,
+    SpendingCapReached,
+    StoreError,
+)
+from panic_trio.events import Publisher
+from panic_trio.moderation.blocklist import MAX_PATTERNS, Blocklist, check_pattern
+from panic_trio.moderation.concealed import Concealed
+from panic_trio.store import moderation as queries
+from panic_trio.store.store import Store
+
+__all__ = ["Concealed", "Moderation", "PromptSource"]
+
+logger = logging.getLogger(__name__)
+
+HIDDEN_LISTED: Final = 200
+Outcome = Literal["started", "blocked", "locked_out", "capped", "invalid", "refused"]
+
+
+@dataclass(frozen=True, slots=True)
+class PromptSource:
+    """Where a prompt came from, for the log: who, and for visitors which QR code.
+
+    ``kind`` is ``token`` (a visitor with a terminal token), ``owner``,
+    ``admin`` or ``api key``; ``token`` is the terminal token's id (its issue
+    time and nonce, never the signature, so the log holds no credential).
+    """
+
+    kind: str
+    token: str | None = None
+    client: str | None = None
+
+
+def outcome_of(error: PanicError) -> Outcome:
+    """What a refused prompt is logged as."""
+    if isinstance(error, PromptBlocked):
+        return "blocked"
+    if isinstance(error, LockedOut):
+        return "locked_out"
+    if isinstance(error, SpendingCapReached):
+        return "capped"
+    if isinstance(error, InvalidInput):
+        return "invalid"
+    return "refused"
+
+
+def _blocked_by(conn: Connection, network_id: int, prompt: str) -> str | None:
+    """The pattern of the network's blocklist that catches ``prompt`` (read and matched
+    in the store's reader thread: a long list takes tens of milliseconds at worst)."""
+    rows = queries.patterns_of(conn, network_id)
+    return Blocklist.of(r["pattern"] for r in rows).match(prompt) if rows else None
+
+
+class Moderation:
+    """A network's blocklist and prompt log, and hiding outputs from every screen."""
+
+    def __init__(self, store: Store, events: Publisher) -> None:
+        self.store = store
+        self.events = events
+        self.concealed = Concealed()
+
+    async def load(self) -> None:
+        """Learn which outputs are hidden (at start-up)."""
+        self.concealed.load(await self.store.read(queries.all_hidden))
+
+    # The blocklist
+
+    async def patterns(self, network_id: int) -> list[dict[str, Any]]:
+        """The network's blocked patterns: ``id``, ``pattern``, ``created_at``."""
+        return await self.store.read(queries.patterns_of, network_id)
+
+    async def block(self, network_id: int, text: str) -> str:
+        """Block a word or pattern for the network's prompts; returns it as kept.
+
+        Raises:
+            InvalidInput: not a pattern, already blocked, or too many.
+        """
+        pattern = check_pattern(text)
+        await self.store.write(
+            queries.add_pattern, network_id, pattern, MAX_PATTERNS, self.store.now()
+        )
+        return pattern
+
+    async def unblock(self, network_id: int, block_id: int) -> bool:
+        """Remove one of the network's patterns; ``False`` if it was not there."""
+        return await self.store.write(queries.remove_pattern, network_id, block_id)
+
+    async def check(self, network_id: int, prompt: str) -> None:
+        """Refuse a prompt the network's blocklist catches (before anything is written).
+
+        Raises:
+            PromptBlocked: with a neutral message for the visitor.
+        """
+        pattern = await self.store.read(_blocked_by, network_id, prompt)
+        if pattern is not None:
+            raise PromptBlocked(pattern)
+
+    async def screened(
+        self,
+        network_id: int,
+        prompt: str,
+        source: PromptSource | None,
+        start: Callable[[], Awaitable[Invocation]],
+    ) -> Invocation:
+        """Check ``prompt`` against the blocklist, then ``start`` the run; log it with a source.
+
+        Raises:
+            PromptBlocked: the blocklist caught it; nothing was started.
+            Whatever ``start`` raises (logged with what it means).
+        """
+        try:
+            if isinstance(prompt, str):
+                await self.check(network_id, prompt)
+            genesis = await start()
+        except PanicError as exc:
+            if source is not None and isinstance(prompt, str) and prompt.strip():
+                await self.log(network_id, prompt, source, outcome_of(exc))
+            raise
+        if source is not None:
+            await self.log(network_id, prompt, source, "started", genesis.run_number)
+        return genesis
+
+    # The prompt log
+
+    async def log(
+        self,
+        network_id: int,
+        prompt: str,
+        source: PromptSource,
+        outcome: Outcome,
+        run_number: int | None = None,
+    ) -> None:
+        """Record a prompt; a database failure is logged, never raised (the run goes on)."""
+        entry = {
+            "network_id": network_id,
+            "prompt": prompt,
+            "source": source.kind[:20],
+            "token": source.token[:64] if source.token else None,
+            "client": source.client[:100] if source.client else None,
+            "outcome": outcome,
+            "run_number": run_number,
+        }
+        try:
+            await self.store.write(queries.log_prompt, entry, self.store.now())
+        except StoreError as exc:
+            logger.warning("network %s: a prompt was not logged: %s", network_id, exc)
+
+    async def prompts(
+        self, network_id: int, *, before: int | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """A page of the network's prompt log, newest first (``before``: an entry id)."""
+        return await self.store.read(queries.prompts_of, network_id, before, limit)
+
+    # Hidden outputs
+
+    async def hide(self, invocation_id: int, *, hidden: bool = True) -> Invocation:
+        """Hide an output from every screen (or, with ``hidden=False``, show it again).
+
+        The row and its output stay in the database, marked. Open screens are
+        told at once through a ``hidden`` event.
+
+        Raises:
+            NotFound: no such invocation.
+        """
+        when = self.store.now() if hidden else None
+        invocation = await self.store.write(queries.set_hidden, invocation_id, when)
+        self.concealed.mark(invocation, hidden=hidden)
+        status = self.events.status(invocation.network_id)
+        self.events.publish(
+            invocation.network_id,
+            Event(kind="hidden", invocation=invocation, status=status),
+        )
+        return invocation
+
+    async def hidden(self, network_id: int) -> list[Invocation]:
+        """The network's hidden outputs, most recently hidden first (as stored)."""
+        return await self.store.read(queries.hidden_of, network_id, HIDDEN_LISTED)
