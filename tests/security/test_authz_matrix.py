@@ -41,6 +41,8 @@ async def owner_state(world: World, genesis_run: int) -> tuple[Any, ...]:
         await panic.masked_tokens(world.owner.id),
         await panic.list_api_keys(world.owner.id),
         await panic.get_user(world.owner.id),
+        await panic.moderation.patterns(world.network.id),
+        await panic.moderation.hidden(world.network.id),
         [(r.id, r.state) for r in await panic.list_run(world.network.id, genesis_run)],
     )
 
@@ -105,7 +107,9 @@ async def test_no_route_lets_anonymous_or_other_users_read_or_change_the_owners_
             async for event in events:
                 if event.status.state == "waiting":  # genesis done; the next step in 1000 s
                     break
-        ids = {"invocation": genesis.id, "key": int(key_row["id"])}
+        await panic.moderation.block(world.network.id, "owners word")
+        [block] = await panic.moderation.patterns(world.network.id)
+        ids = {"invocation": genesis.id, "key": int(key_row["id"]), "block": int(block["id"])}
         secrets = [OWNER_TOKEN, owner_key, world.owner.email]
         before = await owner_state(world, genesis.run_number)
         other_key = await panic.create_api_key(world.other.id, "other key")

@@ -26,6 +26,7 @@ from panic_trio.errors import (
     StoreError,
 )
 from panic_trio.events import Publisher
+from panic_trio.inputs import check_prompt
 from panic_trio.moderation.blocklist import MAX_PATTERNS, Blocklist, check_pattern
 from panic_trio.moderation.concealed import Concealed
 from panic_trio.store import moderation as queries
@@ -127,15 +128,16 @@ class Moderation:
         """Check ``prompt`` against the blocklist, then ``start`` the run; log it with a source.
 
         Raises:
+            InvalidPrompt: empty, too long or not text (not logged).
             PromptBlocked: the blocklist caught it; nothing was started.
             Whatever ``start`` raises (logged with what it means).
         """
+        check_prompt(prompt)  # empty, too long or not text: refused, and not worth a log line
         try:
-            if isinstance(prompt, str):
-                await self.check(network_id, prompt)
+            await self.check(network_id, prompt)
             genesis = await start()
         except PanicError as exc:
-            if source is not None and isinstance(prompt, str) and prompt.strip():
+            if source is not None:
                 await self.log(network_id, prompt, source, outcome_of(exc))
             raise
         if source is not None:
