@@ -65,7 +65,8 @@ async def test_blocked_prompts_are_refused_on_every_path_and_never_create_a_row(
             json={"prompt": "a red BALLOONS over the sea"},
         )
         assert api.status_code == 422
-        assert (await api.get_json()) == {"error": "invalid_prompt", "message": BLOCKED_MESSAGE}
+        body = await api.get_json()
+        assert (body["error"], body["message"]) == ("invalid_prompt", BLOCKED_MESSAGE)
         async with visitor.websocket(f"/ws/networks/{world.network.id}?token={token}") as ws:
             await ws.receive()  # the status on connect
             await ws.send(json.dumps({"type": "start_run", "prompt": "one balloon"}))

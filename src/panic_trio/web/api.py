@@ -56,9 +56,7 @@ async def start_run(network_id: int) -> Any:
     prompt = body.get("prompt")
     if not isinstance(prompt, str):
         fail(422, "invalid_prompt", 'the body needs a "prompt" string')
-    genesis = await start_from_prompt(
-        network_id, prompt, who=who.prompter, replace=replace
-    )
+    genesis = await start_from_prompt(network_id, prompt, who=who.prompter, replace=replace)
     return jsonify({"genesis": genesis.to_json()}), 201
 
 
