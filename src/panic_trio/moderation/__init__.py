@@ -14,8 +14,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from sqlalchemy import Connection
+import trio
 
+from panic_trio.blocking import ThreadSeam
 from panic_trio.domain import Event, Invocation
 from panic_trio.errors import (
     InvalidInput,
@@ -37,6 +38,7 @@ __all__ = ["Concealed", "Moderation", "PromptSource"]
 logger = logging.getLogger(__name__)
 
 HIDDEN_LISTED: Final = 200
+BLOCKLIST_FRESH_SECONDS: Final = 5.0  # how long a process trusts the blocklist it read
 Outcome = Literal["started", "blocked", "locked_out", "capped", "invalid", "refused"]
 
 
@@ -67,13 +69,6 @@ def outcome_of(error: PanicError) -> Outcome:
     return "refused"
 
 
-def _blocked_by(conn: Connection, network_id: int, prompt: str) -> str | None:
-    """The pattern of the network's blocklist that catches ``prompt`` (read and matched
-    in the store's reader thread: a long list takes tens of milliseconds at worst)."""
-    rows = queries.patterns_of(conn, network_id)
-    return Blocklist.of(r["pattern"] for r in rows).match(prompt) if rows else None
-
-
 class Moderation:
     """A network's blocklist and prompt log, and hiding outputs from every screen."""
 
@@ -81,6 +76,10 @@ class Moderation:
         self.store = store
         self.events = events
         self.concealed = Concealed()
+        # Each network's blocklist as read at a Trio time: a prompt to an idle
+        # runner is one database write, and the blocklist adds no read to it.
+        self._blocklists: dict[int, tuple[float, Blocklist]] = {}
+        self._matching = ThreadSeam("blocklist-matching", 1, inline=store.reads.inline)
 
     async def load(self) -> None:
         """Learn which outputs are hidden (at start-up)."""
@@ -102,11 +101,14 @@ class Moderation:
         await self.store.write(
             queries.add_pattern, network_id, pattern, MAX_PATTERNS, self.store.now()
         )
+        self._blocklists.pop(network_id, None)
         return pattern
 
     async def unblock(self, network_id: int, block_id: int) -> bool:
         """Remove one of the network's patterns; ``False`` if it was not there."""
-        return await self.store.write(queries.remove_pattern, network_id, block_id)
+        removed = await self.store.write(queries.remove_pattern, network_id, block_id)
+        self._blocklists.pop(network_id, None)
+        return removed
 
     async def check(self, network_id: int, prompt: str) -> None:
         """Refuse a prompt the network's blocklist catches (before anything is written).
@@ -114,9 +116,29 @@ class Moderation:
         Raises:
             PromptBlocked: with a neutral message for the visitor.
         """
-        pattern = await self.store.read(_blocked_by, network_id, prompt)
+        blocklist = await self._blocklist(network_id)
+        if not blocklist.patterns:
+            return
+        if blocklist.literal:
+            pattern = blocklist.match(prompt)  # dictionary lookups: microseconds
+        else:  # wildcards against a long prompt can take tens of milliseconds
+            pattern = await self._matching.run(blocklist.match, prompt)
         if pattern is not None:
             raise PromptBlocked(pattern)
+
+    async def _blocklist(self, network_id: int) -> Blocklist:
+        """The network's blocklist, read again when older than ``BLOCKLIST_FRESH_SECONDS``.
+
+        A change made here applies to the next prompt; one made by another
+        process within those seconds.
+        """
+        now = trio.current_time()
+        cached = self._blocklists.get(network_id)
+        if cached is not None and now - cached[0] < BLOCKLIST_FRESH_SECONDS:
+            return cached[1]
+        blocklist = Blocklist.of(r["pattern"] for r in await self.patterns(network_id))
+        self._blocklists[network_id] = (now, blocklist)
+        return blocklist
 
     async def screened(
         self,

@@ -80,6 +80,11 @@ class Blocklist:
         """A blocklist of patterns already checked."""
         return cls(tuple((p, tuple(_part(w) for w in p.split(" "))) for p in patterns))
 
+    @property
+    def literal(self) -> bool:
+        """No wildcards: matching is a few dictionary lookups per pattern."""
+        return all(letters is None for _, parts in self.patterns for _, letters in parts)
+
     def match(self, prompt: str) -> str | None:
         """The first pattern that catches ``prompt``, or ``None``.
 
