@@ -92,7 +92,7 @@ def sign_in(page: Page, server: Server, email: str) -> None:
 
 def rows_of(settings: Settings, network_id: int) -> list[Any]:
     async def read() -> list[Any]:
-        async with open_panic(settings) as panic:
+        async with open_panic(settings, runs=False) as panic:  # beside the running server
             found = await panic.store.recent_invocations(10_000, network_id)
             return sorted(found, key=lambda r: r.id)
 
