@@ -23,7 +23,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from panic_trio import app
 from panic_trio.panic import open_panic
 from tests.e2e.conftest import PASSWORD, live_settings
-from tests.e2e.test_browser import ARGS, CHROMIUM, WAIT_MS
+from tests.e2e.test_browser import ARGS, CHROMIUM, SCREENSHOTS, WAIT_MS
 
 pytestmark = [
     pytest.mark.browser,
@@ -45,6 +45,7 @@ class Live:
     network_id: int
     bare_id: int
     installation_id: int
+    installation_public_id: str
 
 
 async def _seed(settings: Any) -> dict[str, Any]:
@@ -71,6 +72,7 @@ async def _seed(settings: Any) -> dict[str, Any]:
             "network_id": network.id,
             "bare_id": bare.id,
             "installation_id": foyer.id,
+            "installation_public_id": foyer.public_id,
             "owner_key": await panic.create_api_key(owner.id, "browser tests"),
             "admin_key": await panic.create_api_key(admin.id, "browser tests"),
         }
@@ -220,6 +222,8 @@ def operator_pages(live: Live) -> dict[str, tuple[str, str]]:
         "installation": (owner, f"/installations/{live.installation_id}"),
         "runs": (owner, f"/networks/{live.network_id}/runs"),
         "admin": ("admin@example.org", "/admin"),
+        "admin-users": ("admin@example.org", "/admin/users"),
+        "remote": (owner, "/remote"),
     }
 
 
@@ -367,3 +371,61 @@ def test_stop_all_asks_first(page: Page, live: Live) -> None:
     expect(page.locator(".flash")).to_contain_text("Stopped 1 running job")
     expect(state).to_have_text("idle")
     expect(page.locator(f'[data-stop-network="{live.network_id}"]')).to_be_disabled()
+
+
+def test_the_phone_remote_starts_stops_and_shows_the_screens(
+    browser: Browser, phone: Page, live: Live
+) -> None:
+    stop(live, live.network_id)
+    sign_in(phone, live, "owner@example.org")
+    phone.locator("#nav-remote").click()
+    card = phone.locator(f"#remote-{live.network_id}")
+    expect(phone.locator(f"#remote-{live.bare_id}")).to_be_visible()  # every network
+    state = card.locator('[data-remote="state"]')
+    expect(state).to_have_text("Idle")
+    expect(card.locator('[data-remote="stop"]')).to_be_disabled()
+    wall = card.locator('[data-screen="wall"] [data-viewers]')
+    expect(wall).to_have_text("0 connected")
+
+    expect(card).to_have_attribute("data-live", "true")  # its script runs and its socket is open
+    card.get_by_label("Prompt for Night loop").fill("a kite over the dunes")
+    card.get_by_role("button", name="Start").click()
+    expect(card.locator('[data-remote="message"]')).to_have_text("Started: a kite over the dunes")
+    expect(state).to_have_text(re.compile("Invoking|Waiting"))
+    expect(card.locator('[data-remote="prompt"]')).to_have_text("a kite over the dunes")
+    expect(card.locator('[data-remote="age"]')).to_have_text(re.compile(r"^running for \d+s$"))
+    expect(card.locator('[data-remote="go"]')).to_have_text(re.compile(r"^Start in \d+ s$"))
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    box = card.locator('[data-remote="stop"]').bounding_box()
+    assert box is not None
+    assert box["height"] >= 48  # a thumb-sized target
+    assert box["width"] >= 48
+
+    tv, errors = _open(browser, {"width": 1280, "height": 720})
+    tv.goto(f"{live.url}/i/{live.installation_public_id}/wall")
+    expect(wall).to_have_text("1 connected")
+    screen = card.locator('[data-screen="wall"]')
+    said = screen.locator("[data-screen-said]")
+    screen.get_by_role("button", name="Identify wall").click()
+    expect(said).to_have_text("Asked: the screen shows its name")
+    expect(tv.locator("#identify")).to_have_text("Foyer · wall")
+    screen.get_by_role("button", name="Enable sound on wall").click()
+    expect(said).to_have_text("Asked: the screen tries its sound again")
+    expect(tv.locator("body")).to_have_attribute("data-sound-asked", "1")
+    tv.evaluate("window.beforeReload = true")
+    screen.get_by_role("button", name="Reload wall").click()
+    expect(said).to_have_text("Asked: the screen reloads")
+    tv.wait_for_function("window.beforeReload === undefined")  # a fresh page
+    expect(tv.locator("body")).to_have_attribute("data-connected", "true")
+    expect(wall).to_have_text("1 connected")
+    tv.context.close()
+    assert errors == [], errors
+    expect(wall).to_have_text("0 connected")
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    phone.screenshot(path=str(SCREENSHOTS / "remote.png"), full_page=True)
+    card.locator('[data-remote="stop"]').click()
+    expect(state).to_have_text("Idle")
+    expect(card.locator('[data-remote="message"]')).to_have_text("Stopped")
+    expect(card.locator('[data-remote="stop"]')).to_be_disabled()
+    expect(card.locator('[data-remote="age"]')).to_have_text("")

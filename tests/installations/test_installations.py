@@ -9,6 +9,7 @@ import trio.testing
 from panic_trio import Panic
 from panic_trio.domain import Network, User
 from panic_trio.errors import InvalidInput, InvalidWatcher, NotFound
+from panic_trio.installations.part import ALL_SCREENS, ScreenRequest
 from panic_trio.store import installations as queries
 
 GRID = {"type": "grid", "name": "main-grid", "rows": 2, "columns": 3}
@@ -137,18 +138,42 @@ async def test_identify_wakes_the_screens_waiting_and_checks_what_it_names(
 ) -> None:
     with trio.fail_after(10):
         made = await panic.installations.create(loop_network.id, "Foyer", [GRID])
-        heard: list[list[str]] = []
+        heard: list[list[ScreenRequest]] = []
 
         async def screen() -> None:
-            heard.append(await panic.installations.identify_requested(made.id))
+            heard.append(await panic.installations.screen_requests(made.id))
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(screen)
             nursery.start_soon(screen)
             await trio.testing.wait_all_tasks_blocked()
             await panic.installations.identify(made.id, "main-grid")
-        assert heard == [["main-grid"], ["main-grid"]]
+        asked = [ScreenRequest("identify", "main-grid")]
+        assert heard == [asked, asked]
         with pytest.raises(InvalidWatcher):
             await panic.installations.identify(made.id, "nope")
         with pytest.raises(NotFound):
             await panic.installations.identify(made.id + 1000)
+
+
+async def test_screens_are_asked_to_reload_or_try_sound_and_bad_requests_change_nothing(
+    panic: Panic, loop_network: Network
+) -> None:
+    with trio.fail_after(10):
+        made = await panic.installations.create(loop_network.id, "Foyer", [GRID])
+        heard: list[list[ScreenRequest]] = []
+
+        async def screen() -> None:
+            heard.append(await panic.installations.screen_requests(made.id))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(screen)
+            await trio.testing.wait_all_tasks_blocked()
+            with pytest.raises(InvalidInput):
+                await panic.installations.ask_screens(made.id, "explode")
+            await trio.testing.wait_all_tasks_blocked()
+            assert heard == []  # a refused request wakes nobody
+            await panic.installations.ask_screens(made.id, "sound")
+        assert heard == [[ScreenRequest("sound", ALL_SCREENS)]]
+        with pytest.raises(InvalidWatcher):
+            await panic.installations.ask_screens(made.id, "reload", "nope")

@@ -289,3 +289,53 @@ async def test_a_grid_screen_has_the_terminal_only_for_a_signed_in_kiosk(world: 
         anonymous = await text_of(await client(world).get(f"/i/{made.public_id}/wall"))
         assert "data-terminal" not in anonymous
         assert 'name="csrf_token"' not in anonymous
+
+
+async def test_the_remote_asks_one_screen_to_reload_or_try_its_sound(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        made = await world.panic.installations.create(world.network.id, "Foyer", [GRID, SPOT])
+        base = f"/ws/displays/{made.public_id}"
+        owner = await signed_in(world, world.owner)
+        token = await csrf_of(owner, "/remote")
+        url = f"/installations/{made.id}/screens"
+        json_answer = {"Accept": "application/json"}
+        async with (
+            client(world).websocket(f"{base}/wall") as wall,
+            client(world).websocket(f"{base}/spot") as spot,
+        ):
+            await receive(wall)
+            await receive(spot)
+            await trio.testing.wait_all_tasks_blocked()
+            sound = await owner.post(
+                url,
+                form={"request": "sound", "watcher": "wall", "csrf_token": token},
+                headers=json_answer,
+            )
+            assert sound.status_code == 200
+            assert (await sound.get_json())["asked"] == "sound"
+            assert await receive(wall) == {"type": "sound"}
+            await trio.testing.wait_all_tasks_blocked()
+            bad = await owner.post(
+                url, form={"request": "explode", "csrf_token": token}, headers=json_answer
+            )
+            assert bad.status_code == 422
+            reload = await owner.post(
+                url,
+                form={
+                    "request": "reload",
+                    "watcher": "spot",
+                    "next": "/remote",
+                    "csrf_token": token,
+                },
+            )
+            assert reload.status_code == 303
+            assert reload.headers["Location"] == "/remote"
+            assert await receive(spot) == {"type": "reload"}
+            with trio.move_on_after(0.5):  # only the screens asked for answer
+                await receive(wall)
+                raise AssertionError("the wall was not asked")
+        stranger = await signed_in(world, world.other)
+        refused = await stranger.post(
+            url, form={"request": "reload", "csrf_token": await csrf_of(stranger)}
+        )
+        assert refused.status_code == 404

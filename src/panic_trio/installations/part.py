@@ -9,7 +9,7 @@ edit applies at the next step of a run, and wakes whoever waits in
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import trio
 
@@ -26,7 +26,15 @@ from panic_trio.store.store import Store
 
 MAX_INSTALLATION_NAME_CHARS: Final = 200
 IDENTIFY_SECONDS: Final = 30.0  # how long a screen shows its own name when asked
-ALL_SCREENS: Final = ""  # what identify_requested returns when every screen should answer
+ALL_SCREENS: Final = ""  # a ScreenRequest's watcher when every screen should answer
+SCREEN_REQUESTS: Final = ("identify", "reload", "sound")
+
+
+class ScreenRequest(NamedTuple):
+    """What an operator asked the open screens: ``request``, for ``watcher`` (or all)."""
+
+    request: str
+    watcher: str
 
 
 class Installations:
@@ -36,7 +44,7 @@ class Installations:
         self._store = store
         self._boards = boards
         self._changes: dict[int, trio.Event] = {}
-        self._identify: dict[int, tuple[trio.Event, list[str]]] = {}
+        self._requests: dict[int, tuple[trio.Event, list[ScreenRequest]]] = {}
 
     async def changed(self, installation_id: int) -> None:
         """Return the next time the installation or its watchers change, or it is deleted."""
@@ -53,24 +61,45 @@ class Installations:
             NotFound: no such installation.
             InvalidWatcher: it has no watcher called ``watcher``.
         """
+        return await self.ask_screens(installation_id, "identify", watcher)
+
+    async def ask_screens(
+        self, installation_id: int, request: str, watcher: str | None = None
+    ) -> Installation:
+        """Ask the open screens (or only ``watcher``'s) for one of :data:`SCREEN_REQUESTS`.
+
+        ``identify`` shows their names, ``reload`` loads the page again,
+        ``sound`` tries their audio again (a browser that wants a tap first
+        keeps its "tap to enable sound" cue). Screens not open now see
+        nothing later.
+
+        Raises:
+            InvalidInput: not one of :data:`SCREEN_REQUESTS`.
+            NotFound: no such installation.
+            InvalidWatcher: it has no watcher called ``watcher``.
+        """
+        if request not in SCREEN_REQUESTS:
+            raise InvalidInput(
+                f"a screen can be asked to {', '.join(SCREEN_REQUESTS)}", field="request"
+            )
         installation = await self.get(installation_id)
         if watcher is not None:
             _watcher_index(installation.watchers, watcher)
-        waiting, names = self._identify.pop(installation_id, (None, []))
+        waiting, asked = self._requests.pop(installation_id, (None, []))
         if waiting is not None:
-            names.append(ALL_SCREENS if watcher is None else watcher)
+            asked.append(ScreenRequest(request, ALL_SCREENS if watcher is None else watcher))
             waiting.set()
         return installation
 
-    async def identify_requested(self, installation_id: int) -> list[str]:
-        """Wait for the next :meth:`identify` of this installation.
+    async def screen_requests(self, installation_id: int) -> list[ScreenRequest]:
+        """Wait for the next :meth:`ask_screens` of this installation.
 
-        Returns the watcher names asked for since the wait began
-        (:data:`ALL_SCREENS` for every screen).
+        Returns what was asked since the wait began, in order (``watcher`` is
+        :data:`ALL_SCREENS` when every screen should answer).
         """
-        waiting, names = self._identify.setdefault(installation_id, (trio.Event(), []))
+        waiting, asked = self._requests.setdefault(installation_id, (trio.Event(), []))
         await waiting.wait()
-        return names
+        return asked
 
     async def create(
         self, network_id: int, name: str, watchers: Iterable[Mapping[str, Any] | Watcher] = ()

@@ -36,6 +36,7 @@ from panic_trio.web import (
     networks,
     pages,
     refusals,
+    remote,
     runs,
     signs,
     terminal,
@@ -155,6 +156,7 @@ def create_app(
     for blueprint in (
         auth.bp, api.bp, live.bp, pages.bp, dashboard.bp, networks.bp, terminal.bp, admin.bp,
         installations.bp, displays.bp, metrics.bp, runs.bp, users.bp, signs.bp, moderation.bp,
+        remote.bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
     app.jinja_env.filters.update(

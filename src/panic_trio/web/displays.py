@@ -15,14 +15,18 @@ to draw:
 - ``place``: put a tile in a slot (a grid fills and wraps; a single screen
   gets its stride's invocations);
 - ``reload``: the installation or its watchers changed (through the pages
-  or the embedding API): load the page again, so a kiosk picks up a new grid
-  size or stride without anyone touching it;
+  or the embedding API), or the operator asked this screen to reload
+  (``panic.installations.ask_screens``, the phone remote): load the page
+  again, so a kiosk picks up a new grid size or stride without anyone
+  touching it;
 - ``idle``: the network's runner became idle (or busy again); ``screen``,
   ``reset`` and ``place`` frames carry ``idle`` too. An idle screen shows
   its attract state: the network's name and "scan to prompt" with the QR
   (``/i/<installation>/<watcher>/qr.json``, refreshed by the page);
 - ``identify``: the operator asked the screens to say who they are
-  (``panic.installations.identify``): show ``name`` for ``seconds``.
+  (``panic.installations.identify``): show ``name`` for ``seconds``;
+- ``sound``: the operator asked the screen to try its audio again (a
+  browser that still wants a tap keeps its "tap to enable sound" cue).
 
 Archive rewrites (``archived`` events) are not sent: a screen never
 re-renders or restarts audio because a URL moved. Text tiles carry Markdown
@@ -223,7 +227,7 @@ class DisplaySocket:
                 await session.send(dumps(await self.screen_frame()))
                 task_status.started()
                 nursery.start_soon(self._reload_on_change, session)
-                nursery.start_soon(self._identify_on_request, session)
+                nursery.start_soon(self._answer_requests, session)
                 dropped = 0
                 async for event in events:
                     frame = await self.frame_for(event)
@@ -301,15 +305,27 @@ class DisplaySocket:
             "tile": tile(invocation, self._base_url),
         }
 
-    async def _identify_on_request(self, session: Session) -> None:
-        """Show this screen's name whenever the operator asks (all screens, or this one)."""
+    async def _answer_requests(self, session: Session) -> None:
+        """Do what the operator asks of the screens (all of them, or this one).
+
+        ``identify`` shows this screen's name; ``sound`` has it try its audio
+        again; ``reload`` has it load the page again (and ends this socket).
+        """
         installations = self.state.panic.installations
         name = f"{self.installation.name} · {self.watcher.name}"
-        identify = dumps({"type": "identify", "name": name, "seconds": IDENTIFY_SECONDS})
+        frames = {
+            "identify": dumps({"type": "identify", "name": name, "seconds": IDENTIFY_SECONDS}),
+            "sound": dumps({"type": "sound"}),
+            "reload": dumps({"type": "reload"}),
+        }
         while True:
-            asked = await installations.identify_requested(self.installation.id)
-            if ALL_SCREENS in asked or self.watcher.name in asked:
-                await session.send(identify)
+            asked = await installations.screen_requests(self.installation.id)
+            mine = [r.request for r in asked if r.watcher in (ALL_SCREENS, self.watcher.name)]
+            for request in dict.fromkeys(mine):  # each once, in the order asked
+                await session.send(frames[request])
+                if request == "reload":
+                    session.end("the operator reloaded the screen")
+                    return
 
     async def _reload_on_change(self, session: Session) -> None:
         await self.state.panic.installations.changed(self.installation.id)

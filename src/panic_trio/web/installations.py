@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Final
 
-from quart import Blueprint, flash, redirect, render_template, request, url_for
+from quart import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 
 from panic_trio.errors import InvalidInput, InvalidWatcher, NotFound
@@ -23,7 +23,7 @@ from panic_trio.installations.watchers import (
     watcher_errors,
 )
 from panic_trio.models.platform_records import board_label
-from panic_trio.web.auth import login_required, signed_in_user
+from panic_trio.web.auth import login_required, safe_next, signed_in_user
 from panic_trio.web.displays import owned, viewers
 from panic_trio.web.pages import not_found
 from panic_trio.web.state import web_state
@@ -32,6 +32,11 @@ WATCHER_FIELDS: Final = (
     "type", "name", "rows", "columns", "stride", "offset",
     "show_invoking", "vestaboard_name", "initial_prompt",
 )  # fmt: skip
+SCREEN_WORDS: Final = {
+    "identify": f"show its name for {IDENTIFY_SECONDS:g} s",
+    "reload": "reload",
+    "sound": "try its sound again",
+}
 TYPE_LABELS: Final = {
     "grid": "Grid - Display invocations in a grid layout",
     "single": "Single - Show one invocation at a time",
@@ -160,6 +165,36 @@ async def identify(installation_id: int) -> ResponseReturnValue:
         which = f"Screen {watcher} shows its name" if watcher else "Open screens show their names"
         await flash(f"{which} for {IDENTIFY_SECONDS:g} s", "info")
     return _show(installation_id)
+
+
+@bp.post("/installations/<id:installation_id>/screens")
+@login_required
+async def ask_screens(installation_id: int) -> ResponseReturnValue:
+    """Ask open screens to ``identify``, ``reload`` or try their ``sound`` (the phone remote).
+
+    ``watcher=`` names one screen (else every one); ``next=`` a local page
+    to go back to.
+    """
+    if await owned(installation_id) is None:
+        return await not_found()
+    form = await request.form
+    asked, watcher = form.get("request", ""), form.get("watcher") or None
+    scripted = request.accept_mimetypes.best == "application/json"  # the remote's fetch
+    try:
+        await web_state().panic.installations.ask_screens(installation_id, asked, watcher)
+    except (InvalidInput, InvalidWatcher, NotFound) as exc:
+        if scripted:
+            return jsonify({"error": "invalid", "message": str(exc)}), 422
+        await flash(str(exc), "error")
+    else:
+        which = f"Screen {watcher}" if watcher else "Every open screen"
+        if scripted:
+            return jsonify({"asked": asked, "watcher": watcher, "message": SCREEN_WORDS[asked]})
+        await flash(f"{which}: asked to {SCREEN_WORDS[asked]}", "info")
+    back = safe_next(form.get("next")) or url_for(
+        "installations.show", installation_id=installation_id
+    )
+    return redirect(back, 303)
 
 
 @bp.route("/installations/<id:installation_id>/delete", methods=["GET", "POST"])

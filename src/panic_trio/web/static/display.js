@@ -5,7 +5,7 @@
 // a QR refreshed every 5 minutes); "identify" shows the screen's own name.
 import { connect, pageData } from "./live.js";
 import { setupKiosk } from "./kiosk.js";
-import { attachVisualiser } from "./visualiser.js";
+import { attachVisualiser, retrySound } from "./visualiser.js";
 
 const data = pageData();
 const kiosk = document.querySelector(".kiosk-terminal [data-terminal]");
@@ -111,6 +111,9 @@ connect(`/ws/displays/${data.installation}/${encodeURIComponent(data.watcher.nam
     setIdle(message.idle);
     if (message.type === "identify") {
       showName(message.name, message.seconds);
+    } else if (message.type === "sound") {
+      document.body.dataset.soundAsked = String(Number(document.body.dataset.soundAsked ?? 0) + 1);
+      retrySound();
     } else if (message.type === "screen") {
       clear();
       for (const { slot, tile } of message.tiles) place(slot, tile);

@@ -25,6 +25,12 @@ function unblock() {
   blocked.clear();
   for (const start of waiting) start();
 }
+// The operator's "enable sound" (the phone remote): try every blocked tile again.
+// Without a tap on this screen a browser may still refuse (a kiosk started with
+// --autoplay-policy=no-user-gesture-required never does); the cue then stays.
+export function retrySound() {
+  unblock();
+}
 document.addEventListener("pointerdown", unblock);
 document.addEventListener("keydown", unblock);
 
