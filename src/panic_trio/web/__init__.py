@@ -42,6 +42,7 @@ from panic_trio.web import (
     terminal,
     users,
 )
+from panic_trio.web.files import PanicResponse
 from panic_trio.web.limits import ClientLimits
 from panic_trio.web.ratelimit import InFlight, RateLimiter
 from panic_trio.web.reloads import reload_url
@@ -125,6 +126,7 @@ def create_app(
     app = QuartTrio(
         __name__, template_folder=str(HERE / "templates"), static_folder=str(HERE / "static")
     )
+    app.response_class = PanicResponse
     app.url_map.converters["id"] = RowId
     app.secret_key = derive_key(secret_key, "panic-trio sessions").hex()
     app.session_interface = auth.SessionInterface()
