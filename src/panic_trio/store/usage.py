@@ -60,7 +60,7 @@ def exclusive(database: Path) -> Iterator[None]:
     Raises:
         StoreError: a panic-trio server or command has the database open.
     """
-    database.parent.mkdir(parents=True, exist_ok=True)
+    database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # owner-only, as the store
     handle = _locked(database, fcntl.LOCK_EX)
     if handle is None:
         raise StoreError(
@@ -81,7 +81,7 @@ def hold_runner(database: Path, holder: str) -> IO[bytes]:
         StoreError: another process runs them (one line naming it).
     """
     file = runner_file(database)
-    database.parent.mkdir(parents=True, exist_ok=True)
+    database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # owner-only, as the store
     handle = _locked(database, fcntl.LOCK_EX, file)
     if handle is None:
         try:
