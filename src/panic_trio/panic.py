@@ -51,6 +51,7 @@ from panic_trio.store import networks as network_queries
 from panic_trio.store import usage
 from panic_trio.store.database import sqlite_path
 from panic_trio.store.store import Store, open_store
+from panic_trio.token_sets import TokenSets
 from panic_trio.users import UserMethods
 
 
@@ -72,6 +73,7 @@ class Panic(RunMethods, TokenMethods, UserMethods):
         cipher: tokens.TokenCipher,
         archive: Archiver | None = None,
         installations: Installations | None = None,
+        token_sets: TokenSets | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -82,6 +84,7 @@ class Panic(RunMethods, TokenMethods, UserMethods):
         self.installations = installations or Installations(store)
         self.signs = PrintedSigns(store)  # the QR: on screens or a printed sign
         self.moderation = Moderation(store, engine.events)
+        self.token_sets = token_sets or TokenSets(store, cipher)
         self._cipher = cipher
         self.spending = SpendingReport(store, settings, engine.prices, engine.status)
         self._deletions: dict[int, trio.Event] = {}
@@ -335,9 +338,8 @@ async def open_panic(
         by_name = {**available.by_name, **(platforms or {})}
         resolved = dataclasses.replace(available, by_name=by_name)
 
-        async def token_for(owner_id: int, name: str) -> str | None:
-            ciphertext = await store.platform_token(owner_id, name)
-            return None if ciphertext is None else cipher.decrypt(ciphertext)
+        token_sets = TokenSets(store, cipher)  # a network's runs use its chosen set
+        token_for = token_sets.for_network
 
         # The archive opens before the engine, whose completion hook is
         # archive.submit, and closes after it: runs end first, then archives
@@ -363,6 +365,8 @@ async def open_panic(
             ) as engine,
         ):
             installations = Installations(store, boards)
-            panic = Panic(settings, store, engine, resolved, cipher, archive, installations)
+            panic = Panic(
+                settings, store, engine, resolved, cipher, archive, installations, token_sets
+            )
             await panic.moderation.load()
             yield panic

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from panic_trio.domain import Network
 from panic_trio.errors import InvalidInput, MissingToken, NotFound, PlatformError
 from panic_trio.models import find_model
 from panic_trio.models.platform_records import token_names, token_platform
@@ -17,6 +18,7 @@ from panic_trio.platforms.registry import Platforms
 from panic_trio.security import tokens
 from panic_trio.store import accounts
 from panic_trio.store.store import Store
+from panic_trio.token_sets import TokenSets
 
 
 class TokenMethods:
@@ -24,6 +26,7 @@ class TokenMethods:
 
     store: Store
     platforms: Platforms
+    token_sets: TokenSets
     _cipher: tokens.TokenCipher
 
     async def set_platform_token(self, user_id: int, name: str, value: str | None) -> None:
@@ -49,11 +52,14 @@ class TokenMethods:
         ciphertext = await self.store.platform_token(user_id, name)
         return None if ciphertext is None else self._cipher.decrypt(ciphertext)
 
-    async def token_warnings(self, owner_id: int, model_ids: Sequence[str]) -> list[str]:
+    async def token_warnings(
+        self, owner_id: int, model_ids: Sequence[str], *, network: Network | None = None
+    ) -> list[str]:
         """What the owner's runs would fail on for want of a token, one line per platform.
 
         A network is valid without tokens (they can be added later), so these
         are warnings, shown by the editor and ``panic-trio network check``.
+        With ``network``, its tokens are the ones its runs use (its chosen set).
         """
         needs: dict[str, list[str]] = {}
         for model in filter(None, map(find_model, model_ids)):
@@ -64,7 +70,11 @@ class TokenMethods:
                     names.append(model.name)
         warnings = []
         for name, models in needs.items():
-            if not await self.platform_token(owner_id, name):
+            if network is not None:
+                token = await self.token_sets.for_network(network, name)
+            else:
+                token = await self.platform_token(owner_id, name)
+            if not token:
                 display = self.platforms.by_name[name].display_name
                 warnings.append(
                     f"{', '.join(models)} need{'s' if len(models) == 1 else ''} a {display} "

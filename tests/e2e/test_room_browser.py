@@ -251,3 +251,52 @@ def test_a_hidden_output_leaves_an_open_wall_within_a_second(browser: Browser, r
     owner.context.close()
     wall.context.close()
     assert errors == [], errors
+
+
+def test_named_token_sets_are_shared_chosen_per_network_and_only_shown_masked(
+    browser: Browser, room: Room
+) -> None:
+    secret = "sk-room-gallery-0123456789wxyz"
+    errors: list[str] = []
+    owner = new_page(browser, errors)
+    sign_in(owner, room, "owner@example.org")
+    owner.goto(f"{room.url}/dashboard")
+    owner.locator("#token-sets-link").click()
+    expect(owner.locator("h1")).to_have_text("Token sets")
+    owner.get_by_label("Name").fill("   ")
+    owner.get_by_label("Name").evaluate("input => input.removeAttribute('required')")
+    owner.get_by_role("button", name="Create token set").click()
+    expect(owner.locator("#create-error")).to_have_text("give the token set a name")
+    owner.get_by_label("Name").fill("Gallery")
+    owner.get_by_role("button", name="Create token set").click()
+    expect(owner.locator(".flash")).to_contain_text("Created token set “Gallery”")
+    gallery = owner.locator('[data-token-set="Gallery"]')
+    gallery.locator("summary", has_text="Set tokens").click()
+    gallery.get_by_label("OpenAI API Token").fill(secret)
+    gallery.get_by_role("button", name="Save tokens").click()
+    expect(owner.locator(".flash")).to_contain_text("Updated tokens: openai")
+    expect(gallery.locator('[data-token="openai"]')).to_contain_text(secret[-4:])
+    assert secret not in owner.content()
+    gallery.locator("summary", has_text="Share").click()
+    gallery.get_by_label("Their email").fill("admin@example.org")
+    gallery.get_by_role("button", name="Share this set").click()
+    expect(gallery.locator(".member")).to_contain_text("admin@example.org")
+    network = owner.locator(f'[data-network="{room.network_id}"]')
+    network.get_by_role("combobox").select_option(label="Gallery")
+    network.get_by_role("button", name="Use").click()
+    expect(owner.locator(".flash")).to_contain_text("Gallery loop now uses the token set “Gallery”")
+    expect(network.get_by_role("combobox")).to_have_value(re.compile(r"^\d+$"))
+    fits_and_shoot(owner, "token-sets")
+
+    member = new_page(browser, errors, 390, 844)
+    sign_in(member, room, "admin@example.org")
+    member.goto(f"{room.url}/dashboard")
+    member.locator("#token-sets-link").click()
+    shared = member.locator('[data-token-set="Gallery"]')
+    expect(shared).to_contain_text("shared by owner@example.org")
+    expect(shared.locator('[data-token="openai"]')).to_contain_text(secret[-4:])
+    expect(shared.get_by_role("button", name="Save tokens")).to_have_count(0)
+    assert secret not in member.content()
+    owner.context.close()
+    member.context.close()
+    assert errors == [], errors

@@ -42,6 +42,8 @@ async def owner_state(world: World, genesis_run: int) -> tuple[Any, ...]:
         await panic.list_api_keys(world.owner.id),
         await panic.get_user(world.owner.id),
         await panic.moderation.patterns(world.network.id),
+        await panic.token_sets.list(world.owner.id),
+        await panic.token_sets.chosen(world.owner.id),
         await panic.moderation.hidden(world.network.id),
         [(r.id, r.state) for r in await panic.list_run(world.network.id, genesis_run)],
     )
@@ -109,7 +111,14 @@ async def test_no_route_lets_anonymous_or_other_users_read_or_change_the_owners_
                     break
         await panic.moderation.block(world.network.id, "owners word")
         [block] = await panic.moderation.patterns(world.network.id)
-        ids = {"invocation": genesis.id, "key": int(key_row["id"]), "block": int(block["id"])}
+        [token_set] = await panic.token_sets.list(world.owner.id)  # the owner's first set
+        await panic.token_sets.choose(world.network.id, token_set.id)
+        ids = {
+            "invocation": genesis.id,
+            "key": int(key_row["id"]),
+            "block": int(block["id"]),
+            "token_set": token_set.id,
+        }
         secrets = [OWNER_TOKEN, owner_key, world.owner.email]
         before = await owner_state(world, genesis.run_number)
         other_key = await panic.create_api_key(world.other.id, "other key")

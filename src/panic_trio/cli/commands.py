@@ -146,7 +146,7 @@ async def network_check(args: argparse.Namespace, settings: Settings) -> int:
     """Say whether a network can run: 1 if its cycle is invalid; token warnings on stdout."""
     async with open_panic(settings, runs=False) as panic:
         network = await panic.get_network(args.network_id)
-        warnings = await panic.token_warnings(network.owner_id, network.models)
+        warnings = await panic.token_warnings(network.owner_id, network.models, network=network)
     problem = network_problem(network.models)
     print(f"network {network.id} {network.name!r}: {' → '.join(network.models)}")
     print(f"invalid: {problem}" if problem else "valid")

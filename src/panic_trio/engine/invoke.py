@@ -27,7 +27,7 @@ async def call_model(deps: RunnerDeps, network: Network, invocation: Invocation)
         raise PlatformError(f"the {model.platform} platform is not configured on this server")
     token = None
     if platform.requires_token:
-        token = await deps.tokens(network.owner_id, platform.name)
+        token = await deps.tokens(network, platform.name)
         if not token:
             raise MissingToken(
                 f"no {platform.display_name} token configured for this network's owner",

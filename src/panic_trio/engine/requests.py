@@ -37,7 +37,7 @@ __all__ = [
 
 Invoke = Callable[[Platform, Call], Awaitable[Result]]
 CompletionHook = Callable[[Invocation, Invocation], None]
-TokenLookup = Callable[[int, str], Awaitable[str | None]]
+TokenLookup = Callable[[Network, str], Awaitable[str | None]]  # the token a network runs with
 
 
 class Reply(Generic[T]):

@@ -110,7 +110,7 @@ class Boards:
         text: str,
     ) -> None:
         try:
-            token = await self.tokens(network.owner_id, board_token(board))
+            token = await self.tokens(network, board_token(board))
             with trio.fail_after(self.timeout):
                 await self.send(text, token, board)
             result = SENT

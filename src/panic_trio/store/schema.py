@@ -91,6 +91,29 @@ token_sets = Table(
     sqlite_autoincrement=True,
 )
 
+# Who else may use a token set (migration 0008): its members choose it for
+# their own networks; only the set's owner (token_sets.user_id) changes it.
+token_set_members = Table(
+    "token_set_members",
+    metadata,
+    Column(
+        "token_set_id",
+        Integer,
+        ForeignKey("token_sets.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column(
+        "user_id",
+        Integer,
+        ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "user_id"),
+)
+
 platform_tokens = Table(
     "platform_tokens",
     metadata,
@@ -137,6 +160,10 @@ networks = Table(
     # How its QR is shown, and the lasting (printed) link's generation (migration 0006).
     Column("qr_mode", String(16), nullable=False, default="screen", server_default="screen"),
     Column("sign_generation", Integer, nullable=False, default=0, server_default="0"),
+    # The token set this network's runs use (migration 0008; null: the owner's first set).
+    Column(
+        "token_set_id", Integer, ForeignKey("token_sets.id", ondelete="SET NULL"), nullable=True
+    ),
     Index(None, "owner_id"),
     sqlite_autoincrement=True,
 )

@@ -40,6 +40,7 @@ from panic_trio.web import (
     runs,
     signs,
     terminal,
+    token_sets,
     users,
 )
 from panic_trio.web.files import PanicResponse
@@ -158,7 +159,7 @@ def create_app(
     for blueprint in (
         auth.bp, api.bp, live.bp, pages.bp, dashboard.bp, networks.bp, terminal.bp, admin.bp,
         installations.bp, displays.bp, metrics.bp, runs.bp, users.bp, signs.bp, moderation.bp,
-        remote.bp,
+        remote.bp, token_sets.bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
     app.jinja_env.filters.update(

@@ -219,6 +219,7 @@ async def _token_warnings(model_ids: list[str]) -> list[str]:
         return []
     owner_id = user.id
     network_id = request.args.get("network", type=int)
+    network = None
     if network_id is not None:
         try:
             network = await web_state().panic.get_network(network_id)
@@ -226,7 +227,9 @@ async def _token_warnings(model_ids: list[str]) -> list[str]:
             network = None
         if network is not None and may_manage(user, network):
             owner_id = network.owner_id
-    return await web_state().panic.token_warnings(owner_id, model_ids)
+        else:
+            network = None
+    return await web_state().panic.token_warnings(owner_id, model_ids, network=network)
 
 
 @bp.get("/openapi.json")
