@@ -218,6 +218,10 @@ class Moderation:
         )
         return invocation
 
+    async def recent(self, network_id: int, limit: int) -> list[Invocation]:
+        """The network's newest invocations, newest first, as stored (hidden ones marked)."""
+        return await self.store.recent_invocations(limit, network_id)
+
     async def hidden(self, network_id: int) -> list[Invocation]:
         """The network's hidden outputs, most recently hidden first (as stored)."""
         return await self.store.read(queries.hidden_of, network_id, HIDDEN_LISTED)

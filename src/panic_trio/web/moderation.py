@@ -46,7 +46,7 @@ async def _render(network: Network, *, status_code: int = 200, **extra: Any) -> 
     except InvalidInput:
         before = None
     log = await moderation.prompts(network.id, before=before, limit=LOG_PAGE)
-    recent = await web_state().panic.store.recent_invocations(RECENT_OUTPUTS, network.id)
+    recent = await moderation.recent(network.id, RECENT_OUTPUTS)
     page = await render_template(
         "moderation.html",
         network=network,
