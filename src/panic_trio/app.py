@@ -22,7 +22,7 @@ import logging
 import secrets
 import signal
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -38,6 +38,7 @@ from panic_trio.errors import ConfigError
 from panic_trio.installations import Installation
 from panic_trio.operations import Alerts, Backups, Metrics, open_error_reports
 from panic_trio.panic import Panic, open_panic
+from panic_trio.platforms.base import Platform
 from panic_trio.security import tokens
 from panic_trio.settings import Settings
 from panic_trio.web import create_app
@@ -188,6 +189,7 @@ async def serve(
     *,
     demo: bool = False,
     shutdown_trigger: Callable[[], Awaitable[object]] | None = None,
+    platforms: Mapping[str, Platform] | None = None,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the web app until SIGINT/SIGTERM (or ``shutdown_trigger`` returns).
@@ -198,6 +200,7 @@ async def serve(
             print how to reach them.
         shutdown_trigger: awaited instead of listening for signals (for
             embedding, and for threads, where signals cannot be received).
+        platforms: extra or replacement platforms by name (as ``open_panic``).
         task_status: ``started(urls)`` once Hypercorn is listening.
     """
     # Loaded once, here: the web signs with it and open_panic's cipher encrypts with it.
@@ -205,7 +208,7 @@ async def serve(
     secret = await files.run(tokens.load_secret_key, settings.secret_key, settings.data_dir)
     async with (
         open_error_reports(settings.sentry_dsn),
-        open_panic(settings, secret_key=secret) as panic,
+        open_panic(settings, secret_key=secret, platforms=platforms) as panic,
     ):
         seed = await seed_demo(panic) if demo else None
         going_away = trio.Event()

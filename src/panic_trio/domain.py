@@ -185,6 +185,18 @@ IDLE: Final = RunnerStatus()
 
 
 @dataclass(frozen=True, slots=True)
+class Fence:
+    """The fencing token of one network's lease: every write of its runs checks it.
+
+    ``epoch`` grows each time the network changes owner, so a write carrying
+    an older epoch is refused however late it arrives.
+    """
+
+    network_id: int
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     """What watchers receive.
 

@@ -15,6 +15,7 @@ boundary per library, so callers only ever catch these::
     ├── ShuttingDown                the server is shutting down: no new run starts
     ├── LockedOut                   a run is active and still in its lockout
     ├── RateLimited                 too many prompts from one client: try again later
+    ├── OwnerUnreachable            another process runs the network and did not answer
     ├── SpendingCapReached          a spending cap refuses new prompts until a time
     ├── PlatformError               a model call failed (after its own retries)
     │   ├── PlatformTimeout
@@ -24,6 +25,7 @@ boundary per library, so callers only ever catch these::
     │   ├── PlatformUnavailable     transient failures outlasted the retries
     │   └── ResourceExhausted       this machine ran out of files or memory: the run pauses
     ├── StoreError                  the database failed
+    │   └── LeaseLost               another process owns the network now: the write was refused
     ├── ArchiveError                download, conversion or storage failed
     └── NotifyError                 an alert could not be delivered (SMTP, webhook)
 
@@ -120,6 +122,21 @@ class RateLimited(PanicError):
 
     def __init__(self, retry_after: float) -> None:
         super().__init__(f"too many prompts: try again in {max(1, math.ceil(retry_after))} s")
+        self.retry_after = retry_after
+
+
+class OwnerUnreachable(PanicError):
+    """Another process runs this network and did not answer in time (several processes).
+
+    Attributes:
+        owner: the node name of the process that holds the network's lease.
+        retry_after: seconds after which asking again may succeed.
+    """
+
+    def __init__(self, message: str, *, owner: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.message = message
+        self.owner = owner
         self.retry_after = retry_after
 
 
@@ -249,6 +266,14 @@ class StoreError(PanicError):
     def __init__(self, message: str, *, transient: bool = False) -> None:
         super().__init__(message)
         self.transient = transient
+
+
+class LeaseLost(StoreError):
+    """This process no longer owns the network (its lease was taken over): nothing was written.
+
+    The fencing check of every write of a run raises it, so a process that
+    was paused or cut off past its lease cannot write one more row.
+    """
 
 
 class ArchiveError(PanicError):

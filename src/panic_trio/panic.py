@@ -9,7 +9,6 @@ the next time.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
@@ -27,7 +26,6 @@ from panic_trio.domain import (
     Invocation,
     Network,
     RunnerStatus,
-    utc_now,
 )
 from panic_trio.engine import NO_HOOKS, Engine, open_engine
 from panic_trio.errors import ArchiveError
@@ -38,6 +36,7 @@ from panic_trio.installations import Installations, vestaboard_dispatcher
 from panic_trio.local_media import LocalMedia
 from panic_trio.models.prices import load_prices
 from panic_trio.moderation import Moderation, PromptSource
+from panic_trio.nodes import Leases, sole_runner
 from panic_trio.platform_tokens import TokenMethods
 from panic_trio.platforms.base import Platform
 from panic_trio.platforms.policy import invoke_with_policy
@@ -48,8 +47,6 @@ from panic_trio.settings import Settings
 from panic_trio.signs import PrintedSigns
 from panic_trio.spending import SpendingReport
 from panic_trio.store import networks as network_queries
-from panic_trio.store import usage
-from panic_trio.store.database import sqlite_path
 from panic_trio.store.store import Store, open_store
 from panic_trio.token_sets import TokenSets
 from panic_trio.users import UserMethods
@@ -273,22 +270,6 @@ class Panic(RunMethods, TokenMethods, UserMethods):
 
 
 @asynccontextmanager
-async def _runner_lock(settings: Settings, files: ThreadSeam, runs: bool) -> AsyncIterator[None]:
-    """On a SQLite file, be the one process running its networks (see ``store.usage``)."""
-    file = sqlite_path(settings.database_url)
-    if not runs or file is None:
-        yield
-        return
-    since = f"{utc_now():%Y-%m-%d %H:%M:%S} UTC"
-    holder = f"{settings.node}, pid {os.getpid()}, since {since}"
-    handle = await files.run(usage.hold_runner, file, holder)
-    try:
-        yield
-    finally:
-        handle.close()
-
-
-@asynccontextmanager
 async def open_panic(
     settings: Settings | None = None,
     *,
@@ -329,7 +310,7 @@ async def open_panic(
     prices = await files.run(load_prices, settings.prices)
     local_files = LocalMedia.from_settings(settings)  # one resolver: platforms and archive
     async with (
-        _runner_lock(settings, files, runs),  # before migrating: a refused process writes nothing
+        sole_runner(settings, files, runs),  # before migrating: a refused process writes nothing
         open_store(settings.database_url, inline=inline) as store,
         open_platforms(settings, local_files=local_files, inline=inline) as available,
     ):
@@ -362,6 +343,11 @@ async def open_panic(
                 prices=prices,
                 events=events,
                 runs=runs,
+                ownership=Leases(
+                    store, settings.node, settings.lease_seconds, settings.database_url
+                )
+                if store.engine.dialect.name == "postgresql"
+                else None,
             ) as engine,
         ):
             installations = Installations(store, boards)

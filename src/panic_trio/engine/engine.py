@@ -14,13 +14,13 @@ from datetime import datetime
 
 import trio
 
-from panic_trio.domain import Invocation, Network, RunnerStatus
+from panic_trio.domain import Fence, Invocation, Network, RunnerStatus
 from panic_trio.engine.hooks import NO_HOOKS, RunHooks
+from panic_trio.engine.ownership import Ownership
 from panic_trio.engine.requests import (
     CompletionHook,
     Invoke,
     Reply,
-    Request,
     Resume,
     RunnerDeps,
     Start,
@@ -29,7 +29,7 @@ from panic_trio.engine.requests import (
 )
 from panic_trio.engine.run import STOPPED
 from panic_trio.engine.runner import NetworkRunner
-from panic_trio.errors import ConfigError, PanicError, ShuttingDown
+from panic_trio.errors import ConfigError, OwnerUnreachable, PanicError, ShuttingDown
 from panic_trio.events import EventBus
 from panic_trio.inputs import check_prompt
 from panic_trio.models import check_network
@@ -53,12 +53,21 @@ def _ignore_completion(done: Invocation, following: Invocation) -> None:
 class Engine:
     """Starts, stops and watches runs. Create it with :func:`open_engine`."""
 
-    def __init__(self, deps: RunnerDeps, nursery: trio.Nursery, *, runs: bool = True) -> None:
+    def __init__(
+        self,
+        deps: RunnerDeps,
+        nursery: trio.Nursery,
+        *,
+        runs: bool = True,
+        ownership: Ownership | None = None,
+    ) -> None:
         self._deps = deps
         self._nursery = nursery
         self._runners: dict[int, NetworkRunner] = {}
         self._closing = False
         self._runs = runs
+        self._ownership = ownership
+        self._claims = trio.Lock()  # one claim at a time: two prompts, one runner
 
     @property
     def prices(self) -> PriceTable:
@@ -73,7 +82,11 @@ class Engine:
     def status(self, network_id: int) -> RunnerStatus:
         """The runner's latest status (no I/O)."""
         runner = self._runners.get(network_id)
-        return RunnerStatus() if runner is None else runner.status
+        if runner is not None:
+            return runner.status
+        if self._ownership is not None:  # owned elsewhere: the last status heard
+            return self._deps.events.status(network_id)
+        return RunnerStatus()
 
     def statuses(self) -> dict[int, RunnerStatus]:
         """The status of every network that has a runner."""
@@ -88,10 +101,32 @@ class Engine:
     async def start_run(self, network_id: int, prompt: str, *, replace: bool = False) -> Invocation:
         """Start a run; replaces an active run whose lockout has passed (or any, with ``replace``).
 
+        With several processes, a network run by another is started there.
+
         Raises:
             InvalidPrompt, NotFound, InvalidNetwork: nothing was changed.
             LockedOut: a run is active and inside its lockout.
+            OwnerUnreachable: another process runs it and did not answer.
         """
+        return await self._start(network_id, prompt, replace=replace, forward=True)
+
+    async def start_here(self, network_id: int, prompt: str, *, replace: bool) -> Invocation:
+        """A prompt another process forwarded: start it here, never forwarding again."""
+        return await self._start(network_id, prompt, replace=replace, forward=False)
+
+    async def stop_here(self, network_id: int, reason: str) -> bool:
+        """A stop another process forwarded: stop the run if it runs here."""
+        runner = self._runners.get(network_id)
+        if runner is None:
+            await trio.lowlevel.checkpoint()
+            return False
+        reply = Reply[bool]()
+        await self._hand(runner, Stop(reason, reply))
+        return await reply.wait()
+
+    async def _start(
+        self, network_id: int, prompt: str, *, replace: bool, forward: bool
+    ) -> Invocation:
         check_prompt(prompt)
         if not self._runs:
             raise ConfigError("this program opened the database without runs: it cannot start one")
@@ -102,16 +137,39 @@ class Engine:
         if runner is None or runner.active:  # (no runner: the network may not exist)
             network = await self._deps.store.get_network(network_id)
             check_network(network.models)
+        found = await self._runner(network_id)
+        if isinstance(found, str):
+            assert self._ownership is not None
+            if not forward:
+                raise OwnerUnreachable(
+                    f"network {network_id} moved to {found}", owner=found, retry_after=1.0
+                )
+            return await self._ownership.forward_start(
+                network_id, prompt, replace=replace, owner=found
+            )
+        if found.active and network is None:  # it took over a run meanwhile: read it now
+            network = await self._deps.store.get_network(network_id)
+            check_network(network.models)
+        runner = found
         reply = Reply[Invocation]()
-        await self._ask(network_id, Start(network, prompt, reply, replace))
+        await self._hand(runner, Start(network, prompt, reply, replace))
         return await reply.wait()
 
     async def stop_run(self, network_id: int, reason: str = STOPPED) -> bool:
-        """Stop the active run; returns once it is fully stopped. ``False`` if none was."""
-        if network_id not in self._runners:
-            return False
+        """Stop the active run; returns once it is fully stopped. ``False`` if none was.
+
+        With several processes, a run owned by another is stopped there.
+        """
+        runner = self._runners.get(network_id)
+        if runner is None:
+            if self._ownership is None:
+                return False
+            owner = await self._ownership.owner_of(network_id)
+            if owner is None or owner == self._ownership.node:
+                return False  # nobody runs it
+            return await self._ownership.forward_stop(network_id, reason, owner=owner)
         reply = Reply[bool]()
-        await self._ask(network_id, Stop(reason, reply))
+        await self._hand(runner, Stop(reason, reply))
         return await reply.wait()
 
     async def stop_all(self) -> int:
@@ -119,11 +177,17 @@ class Engine:
         stopped: list[int] = []
 
         async def stop(network_id: int) -> None:
-            if await self.stop_run(network_id, "stopped by an admin"):
-                stopped.append(network_id)
+            try:
+                if await self.stop_run(network_id, "stopped by an admin"):
+                    stopped.append(network_id)
+            except OwnerUnreachable as exc:  # the others are still stopped
+                logger.warning("network %s: not stopped: %s", network_id, exc)
 
+        networks = set(self._runners)
+        if self._ownership is not None:  # and those other processes run
+            networks |= {row.network_id for row in await self._deps.store.active_rows()}
         async with trio.open_nursery() as nursery:
-            for network_id in list(self._runners):
+            for network_id in networks:
                 nursery.start_soon(stop, network_id)
         return len(stopped)
 
@@ -133,15 +197,80 @@ class Engine:
         runner = self._runners.pop(network_id, None)
         if runner is not None:
             runner.close()
+        if self._ownership is not None:
+            self._ownership.forget(network_id)
         self._deps.events.forget(network_id)
 
-    async def _ask(self, network_id: int, request: Request) -> None:
+    async def _hand(self, runner: NetworkRunner, request: Start | Stop) -> None:
+        """Give a request to a runner; one dropped meanwhile (its lease lost) is no 500."""
+        try:
+            await runner.request(request)
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            if self._ownership is None:
+                raise
+            raise OwnerUnreachable(
+                f"network {runner.network_id} is changing hands: try again in a moment",
+                owner=self._ownership.node,
+                retry_after=1.0,
+            ) from None
+
+    async def _runner(self, network_id: int) -> NetworkRunner | str:
+        """The network's runner here, started (and claimed) if need be; or the owner's name."""
         runner = self._runners.get(network_id)
-        if runner is None:
-            runner = NetworkRunner(network_id, self._deps)
-            self._runners[network_id] = runner
-            await self._nursery.start(runner.run)
-        await runner.request(request)
+        if runner is not None:
+            return runner
+        async with self._claims:
+            runner = self._runners.get(network_id)
+            if runner is not None:
+                return runner
+            if self._ownership is None:
+                return await self._start_runner(network_id, None)
+            claimed = await self._ownership.claim(network_id)
+            if isinstance(claimed, str):
+                return claimed
+            runner = await self._start_runner(network_id, claimed)
+            # Before any request: carry on the run the previous owner left, so
+            # its lockout holds here too.
+            await self._take_over(runner)
+            return runner
+
+    async def _start_runner(self, network_id: int, fence: Fence | None) -> NetworkRunner:
+        runner = NetworkRunner(network_id, self._deps, fence=fence, on_lost=self._lost)
+        if self._ownership is not None:
+            runner.hold_until(self._ownership.valid_until(network_id))
+        self._runners[network_id] = runner
+        await self._nursery.start(runner.run)
+        return runner
+
+    def _lost(self, network_id: int) -> None:
+        """A runner's lease ran out (renewals failed): drop it; the lease expires."""
+        runner = self._runners.pop(network_id, None)
+        if runner is not None:
+            runner.close()
+        if self._ownership is not None:
+            self._ownership.forget(network_id)
+
+    # What the lease keeper tells the engine (engine/ownership.Keeper).
+
+    def leases_valid_until(self, deadline: float) -> None:
+        """Every held lease was renewed: runs may go on until ``deadline`` (Trio time)."""
+        for runner in self._runners.values():
+            runner.hold_until(deadline)
+
+    async def lose(self, network_id: int) -> None:
+        """Another process owns the network now: end the run here, writing nothing."""
+        runner = self._runners.pop(network_id, None)
+        if self._ownership is not None:
+            self._ownership.forget(network_id)
+        if runner is not None:
+            logger.warning("network %s: another process took it over", network_id)
+            await runner.lose()
+            runner.close()
+
+    async def adopt(self, network_id: int) -> None:
+        """Take a network with an active run and no live owner, and resume it."""
+        if not self._closing:
+            await self._recover_network(network_id)
 
     async def recover(self) -> int:
         """Deal with runs a previous process left active; returns how many resumed.
@@ -151,36 +280,56 @@ class Engine:
         row; otherwise (and for any older stray row) the row is failed as
         ``interrupted``. Either way no row stays ``invoking``.
         """
-        store = self._deps.store
-        rows = await store.active_rows()
-        last: dict[int, Invocation] = {}
-        for row in rows:
-            latest = await store.read(invocation_queries.latest_run_number, row.network_id)
-            previous = last.get(row.network_id)
-            if row.run_number != latest or (
-                previous is not None and previous.sequence_number > row.sequence_number
-            ):
-                await store.fail(row.id, {"error": "interrupted"})
-                continue
-            if previous is not None:
-                await store.fail(previous.id, {"error": "interrupted"})
-            last[row.network_id] = row
+        rows = await self._deps.store.active_rows()
         resumed = 0
-        for row in last.values():
-            if not self._deps.settings.resume_runs:
-                await store.fail(row.id, {"error": "interrupted"})
-                continue
-            try:
-                network = await store.get_network(row.network_id)
-                genesis = await store.get_invocation(row.run_number)
-                reply = Reply[None]()
-                await self._ask(row.network_id, Resume(network, genesis, row, reply))
-                await reply.wait()
-                resumed += 1
-            except PanicError as exc:
-                logger.error("network %s: cannot resume run: %s", row.network_id, exc)
-                await store.fail(row.id, {"error": f"interrupted; not resumed: {exc}"})
+        for network_id in dict.fromkeys(row.network_id for row in rows):
+            resumed += await self._recover_network(network_id)
         return resumed
+
+    async def _recover_network(self, network_id: int) -> int:
+        """Recover one network's active rows (claiming it first); 1 if its run resumed."""
+        if self._ownership is not None:  # claiming takes over (see _runner)
+            claimed = network_id not in self._runners
+            runner = await self._runner(network_id)
+            return int(claimed and not isinstance(runner, str) and runner.active)
+        runner = await self._runner(network_id)
+        assert not isinstance(runner, str)
+        return await self._take_over(runner)
+
+    async def _take_over(self, runner: NetworkRunner) -> int:
+        """Settle what a previous process left of the network's runs; 1 if a run resumed."""
+        store = self._deps.store
+        network_id = runner.network_id
+        fence = runner.fence
+        # Read only now: once claimed, the previous owner can write nothing more.
+        rows = await store.active_rows(network_id)
+        latest = await store.read(invocation_queries.latest_run_number, network_id)
+        last: Invocation | None = None
+        for row in rows:
+            if row.run_number != latest or (
+                last is not None and last.sequence_number > row.sequence_number
+            ):
+                await store.fail(row.id, {"error": "interrupted"}, fence=fence)
+                continue
+            if last is not None:
+                await store.fail(last.id, {"error": "interrupted"}, fence=fence)
+            last = row
+        if last is None or runner.active:
+            return 0
+        if not self._deps.settings.resume_runs:
+            await store.fail(last.id, {"error": "interrupted"}, fence=fence)
+            return 0
+        try:
+            network = await store.get_network(network_id)
+            genesis = await store.get_invocation(last.run_number)
+            reply = Reply[None]()
+            await runner.request(Resume(network, genesis, last, reply))
+            await reply.wait()
+        except PanicError as exc:
+            logger.error("network %s: cannot resume run: %s", network_id, exc)
+            await store.fail(last.id, {"error": f"interrupted; not resumed: {exc}"}, fence=fence)
+            return 0
+        return 1
 
     async def shut_down(self) -> None:
         """End every run without failing it, so each resumes after a restart.
@@ -192,6 +341,8 @@ class Engine:
         async with trio.open_nursery() as nursery:
             for runner in self._runners.values():
                 nursery.start_soon(runner.shut_down)
+        if self._ownership is not None:  # released rows: another process resumes them now
+            await self._ownership.release()
 
 
 @asynccontextmanager
@@ -208,13 +359,16 @@ async def open_engine(
     prices: PriceTable | None = None,
     events: EventBus | None = None,
     runs: bool = True,
+    ownership: Ownership | None = None,
 ) -> AsyncIterator[Engine]:
     """Run the engine; entering recovers interrupted runs, exiting ends all runs.
 
     On exit, active runs are shut down without being failed: with
     ``resume_runs`` they continue when the engine next opens. With ``runs``
     false the engine neither recovers nor starts runs (a program that only
-    edits a database another process runs).
+    edits a database another process runs). With an ``ownership`` (several
+    processes on PostgreSQL) its lease keeper runs in the engine's nursery
+    and the engine runs only the networks it holds a lease on.
     """
     deps = RunnerDeps(
         store=store,
@@ -229,7 +383,9 @@ async def open_engine(
         hooks=hooks,
     )
     async with trio.open_nursery() as nursery:
-        engine = Engine(deps, nursery, runs=runs)
+        engine = Engine(deps, nursery, runs=runs, ownership=ownership if runs else None)
+        if runs and ownership is not None:
+            await nursery.start(ownership.keep, engine)
         if runs:
             await engine.recover()
         try:

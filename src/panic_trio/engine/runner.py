@@ -11,6 +11,7 @@ that cleanup is done. Nothing of a cancelled run can execute afterwards.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
@@ -19,8 +20,8 @@ from typing import Any, Final
 import outcome
 import trio
 
-from panic_trio.domain import Event, Invocation, Network, RunnerState, RunnerStatus
-from panic_trio.engine import caps, schedule
+from panic_trio.domain import Event, Fence, Invocation, Network, RunnerState, RunnerStatus
+from panic_trio.engine import caps, endings, schedule
 from panic_trio.engine.cycle import run_cycle
 from panic_trio.engine.hooks import StepHooks
 from panic_trio.engine.invoke import call_model
@@ -29,6 +30,7 @@ from panic_trio.engine.run import REPLACED, SHUTDOWN, Run
 from panic_trio.engine.spending import RunSpending
 from panic_trio.engine.status import KEEP, Keep, changed
 from panic_trio.errors import (
+    LeaseLost,
     LockedOut,
     PlatformError,
     ResourceExhausted,
@@ -39,15 +41,23 @@ from panic_trio.settings import BackoffTiers, Settings
 
 logger = logging.getLogger(__name__)
 
-CLEANUP_TIMEOUT_SECONDS: Final = 10.0
-CLEANUP_FIRST_RETRY_SECONDS: Final = 0.05
-SETTLE_SECONDS: Final = 300.0
+LOST: Final = "another process runs this network now"
 
 
 class NetworkRunner:
     """Runs one network's runs, forever, until the engine shuts down."""
 
-    def __init__(self, network_id: int, deps: RunnerDeps) -> None:
+    def __init__(
+        self,
+        network_id: int,
+        deps: RunnerDeps,
+        *,
+        fence: Fence | None = None,
+        on_lost: Callable[[int], None] | None = None,
+    ) -> None:
+        self.fence = fence  # every write of a run carries it (several processes)
+        self._on_lost = on_lost
+        self._valid_until = math.inf  # the lease's end: no run of ours outlives it
         self.network_id = network_id
         self.status = RunnerStatus()
         self._deps = deps
@@ -77,6 +87,16 @@ class NetworkRunner:
         """End the active run without failing it (it resumes after a restart)."""
         await self._cancel(SHUTDOWN)
 
+    async def lose(self) -> None:
+        """Another process owns the network now: end the run here, writing nothing."""
+        await self._cancel(LOST)
+
+    def hold_until(self, deadline: float) -> None:
+        """The lease was renewed until ``deadline`` (Trio time): past it, the run is cancelled."""
+        self._valid_until = deadline
+        if self._run is not None:
+            self._run.scope.deadline = deadline
+
     async def _handle(self, request: Request) -> None:
         if isinstance(request, Start):
             request.reply.send(
@@ -102,7 +122,9 @@ class NetworkRunner:
         if network is None:  # sent while idle: read the network with the genesis, one write
             if not self.active:
                 store, admit = self._deps.store, partial(_admits, self._deps.settings)
-                network, genesis = await store.start_genesis(self.network_id, prompt, admit)
+                network, genesis = await store.start_genesis(
+                    self.network_id, prompt, admit, fence=self.fence
+                )
                 if genesis is not None:
                     self._begin(network, genesis)
                     return genesis
@@ -120,7 +142,7 @@ class NetworkRunner:
         if self.active:
             await self._cancel(REPLACED)
         genesis = await self._deps.store.create_genesis(
-            network.id, network.models[0], prompt, cycle=network.models
+            network.id, network.models[0], prompt, cycle=network.models, fence=self.fence
         )
         self._begin(network, genesis)
         return genesis
@@ -133,6 +155,8 @@ class NetworkRunner:
         self._launch(run, network, network.models, None, announce=True)
 
     async def _resume(self, request: Resume) -> None:
+        if self.active:  # resumed already (start-up recovery and adoption both asked)
+            return
         wall_now = self._deps.now()
         now = trio.current_time()
         run = Run(
@@ -166,6 +190,7 @@ class NetworkRunner:
     ) -> None:
         assert self._nursery is not None
         assert run.pending is not None
+        run.scope.deadline = self._valid_until
         self._run = run
         self._spending.use(network)
         self._set_status(
@@ -197,8 +222,16 @@ class NetworkRunner:
             with run.scope:
                 async with trio.open_nursery() as sends:  # board pushes: cancelled with the run
                     await drive(self._deps.hooks.for_run(sends, network))
+            if run.scope.cancelled_caught and trio.current_time() >= run.scope.deadline:
+                logger.error("network %s: lease not renewed in time; run ended", self.network_id)
+                self._lose_lease()
         except Exception as group:
-            exc = _sole(group)
+            exc = endings.sole(group)
+            if isinstance(exc, LeaseLost):  # fenced: a late result of a paused process
+                logger.warning("network %s: result discarded: %s", self.network_id, exc)
+                run.take_pending()  # the new owner's events say what happens next
+                self._lose_lease()
+                return
             # The runner's boundary: a bug or a store failure ends this run only.
             logger.exception("network %s: run failed unexpectedly", self.network_id)
             reason = str(exc) if isinstance(exc, StoreError) else f"internal error: {exc}"
@@ -207,6 +240,10 @@ class NetworkRunner:
             if run.pending is not None:
                 await self._clean_up_cancelled(run)
             run.done.set()
+
+    def _lose_lease(self) -> None:
+        if self._on_lost is not None:
+            self._on_lost(self.network_id)
 
     async def _drive(
         self,
@@ -235,7 +272,7 @@ class NetworkRunner:
                 await self._finish_pending(run, metadata, error=breach.error)
                 return
             if current.state != "invoking":
-                current = await store.set_invoking(current.id)
+                current = await store.set_invoking(current.id, fence=self.fence)
             run.pending = current
             self._set_status(current=current, next_at=None)
             self._publish(current)
@@ -266,6 +303,7 @@ class NetworkRunner:
                 start_next=delay <= 0,
                 cost=cost,
                 cycle=cycle,
+                fence=self.fence,
             )
             run.pending = current
             hooks.dispatch(done)
@@ -279,7 +317,9 @@ class NetworkRunner:
         pending = run.take_pending()
         failed = None
         if pending is not None:
-            failed = await self._durably(lambda: self._deps.store.fail(pending.id, metadata))
+            failed = await self._durably(
+                lambda: self._deps.store.fail(pending.id, metadata, fence=self.fence)
+            )
         self._set_status(state="failed", current=failed or pending, next_at=None, error=error)
         if failed is not None:
             self._publish(failed)
@@ -289,12 +329,14 @@ class NetworkRunner:
         pending = run.take_pending()
         assert pending is not None
         store = self._deps.store
+        if run.cancel_reason == LOST:
+            return  # the new owner carries on from the row as it is, and says so
         if run.cancel_reason == SHUTDOWN:
             if pending.state == "invoking":
-                await self._durably(lambda: store.set_ready(pending.id))
+                await self._durably(lambda: store.set_ready(pending.id, fence=self.fence))
             return
         reason = {"cancelled": True, "error": f"cancelled: {run.cancel_reason}"}
-        failed = await self._durably(lambda: store.fail(pending.id, reason))
+        failed = await self._durably(lambda: store.fail(pending.id, reason, fence=self.fence))
         if failed is None:
             return
         # The genesis stays: after a stop, status still names the last run.
@@ -302,41 +344,8 @@ class NetworkRunner:
         self._publish(failed)
 
     async def _durably(self, write: Callable[[], Awaitable[Invocation]]) -> Invocation | None:
-        """A write that ends a run: shielded and bounded, so a stop cannot skip it.
-
-        If the database refuses for a passing reason (locked, full), the run
-        still ends now and :meth:`_settle` keeps retrying in the background;
-        should that fail too, start-up recovery settles the row.
-        """
-        with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_TIMEOUT_SECONDS):
-            try:
-                return await write()
-            except StoreError as exc:
-                logger.warning("network %s: could not end the run: %s", self.network_id, exc)
-                if exc.transient and self._nursery is not None:
-                    self._nursery.start_soon(self._settle, write)
-                return None
-        logger.error("network %s: recording the end of a run timed out", self.network_id)
-        return None
-
-    async def _settle(self, write: Callable[[], Awaitable[Invocation]]) -> None:
-        """Retry a run-ending write with backoff until it lands (or ``SETTLE_SECONDS``)."""
-        delay = CLEANUP_FIRST_RETRY_SECONDS
-        with trio.move_on_after(SETTLE_SECONDS):
-            while True:
-                await trio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-                try:
-                    settled = await write()
-                except StoreError as exc:
-                    if not exc.transient:
-                        logger.error("network %s: giving up: %s", self.network_id, exc)
-                        return
-                    continue
-                logger.info("network %s: invocation %s settled", self.network_id, settled.id)
-                self._publish(settled)
-                return
-        logger.error("network %s: a run's last row is still unsettled", self.network_id)
+        """A write that ends a run: shielded and bounded (see :mod:`.endings`)."""
+        return await endings.durably(write, self.network_id, self._nursery, self._publish)
 
     def _set_status(
         self,
@@ -378,10 +387,3 @@ def _admits(settings: Settings, network: Network) -> bool:
     """
     check_network(network.models)
     return not caps.Limits(network.daily_cap, network.run_cap, settings.global_daily_cap).any
-
-
-def _sole(exc: Exception) -> Exception:
-    """The one error inside the nursery's exception group (or the group itself)."""
-    while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc

@@ -341,10 +341,12 @@ def recent(conn: Connection, limit: int, network_id: int | None = None) -> list[
     return [invocation_from_row(r) for r in conn.execute(query)]
 
 
-def active_rows(conn: Connection) -> list[Invocation]:
-    """Every ``ready`` or ``invoking`` row, oldest first (for start-up recovery)."""
-    rows = conn.execute(select(_T).where(_T.c.state.in_(ACTIVE_STATES)).order_by(_T.c.id))
-    return [invocation_from_row(r) for r in rows]
+def active_rows(conn: Connection, network_id: int | None = None) -> list[Invocation]:
+    """Every ``ready`` or ``invoking`` row (of one network, or of all), oldest first."""
+    query = select(_T).where(_T.c.state.in_(ACTIVE_STATES))
+    if network_id is not None:
+        query = query.where(_T.c.network_id == network_id)
+    return [invocation_from_row(r) for r in conn.execute(query.order_by(_T.c.id))]
 
 
 def rewrite_urls(

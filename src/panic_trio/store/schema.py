@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -285,4 +286,22 @@ prompt_log = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Index(None, "network_id", "id"),
     sqlite_autoincrement=True,
+)
+
+# Runner leases (migration 0008): which process runs a network when several
+# share one PostgreSQL. ``epoch`` is the fencing token: bumped at every change
+# of owner, checked by every write of a run (see docs/architecture.md).
+runner_leases = Table(
+    "runner_leases",
+    metadata,
+    Column(
+        "network_id",
+        Integer,
+        ForeignKey("networks.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("owner", String(200), nullable=False),
+    Column("epoch", BigInteger, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
 )

@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -18,9 +19,9 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from panic_trio.blocking import ThreadSeam
-from panic_trio.domain import Invocation, Network, User, utc_now
+from panic_trio.domain import Fence, Invocation, Network, User, utc_now
 from panic_trio.errors import StoreError
-from panic_trio.store import accounts, database, invocations, networks, usage
+from panic_trio.store import accounts, database, invocations, leases, networks, usage
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -135,26 +136,53 @@ class Store:
     # Invocations
 
     async def create_genesis(
-        self, network_id: int, model: str, prompt: str, *, cycle: Sequence[str] | None = None
+        self,
+        network_id: int,
+        model: str,
+        prompt: str,
+        *,
+        cycle: Sequence[str] | None = None,
+        fence: Fence | None = None,
     ) -> Invocation:
-        """A new run's first invocation, already ``invoking`` (``cycle`` kept with it)."""
+        """A new run's first invocation, already ``invoking`` (``cycle`` kept with it).
+
+        ``fence`` (several processes): written only while this process owns
+        the network, else :class:`~panic_trio.errors.LeaseLost`; the same for
+        every write of a run below.
+        """
         return await self.write(
-            invocations.insert_genesis, network_id, model, prompt, self.now(), cycle
+            leases.fenced,
+            fence,
+            invocations.insert_genesis,
+            network_id,
+            model,
+            prompt,
+            self.now(),
+            cycle,
         )
 
     async def start_genesis(
-        self, network_id: int, prompt: str, admit: Callable[[Network], bool]
+        self,
+        network_id: int,
+        prompt: str,
+        admit: Callable[[Network], bool],
+        *,
+        fence: Fence | None = None,
     ) -> tuple[Network, Invocation | None]:
         """Read the network and, if ``admit(network)``, write a run's genesis, in one write.
 
         ``admit`` runs in the write thread: it must be pure (it may raise, and
         then nothing is written). Without admission the genesis is ``None``.
         """
-        return await self.write(invocations.start_genesis, network_id, prompt, self.now(), admit)
+        return await self.write(
+            leases.fenced, fence, invocations.start_genesis, network_id, prompt, self.now(), admit
+        )
 
-    async def set_invoking(self, invocation_id: int) -> Invocation:
+    async def set_invoking(self, invocation_id: int, *, fence: Fence | None = None) -> Invocation:
         """Mark an invocation ``invoking``."""
-        return await self.write(invocations.set_invoking, invocation_id, self.now())
+        return await self.write(
+            leases.fenced, fence, invocations.set_invoking, invocation_id, self.now()
+        )
 
     async def complete_and_prepare_next(
         self,
@@ -165,30 +193,33 @@ class Store:
         start_next: bool = False,
         cost: float | None = None,
         cycle: Sequence[str] | None = None,
+        fence: Fence | None = None,
     ) -> tuple[Invocation, Invocation]:
         """Complete an invocation (spending ``cost``) and create the next.
 
         The next is ``invoking`` if ``start_next``; its model is taken from
         ``cycle`` (the run's own), or the network's models when the run has none.
         """
+        write = partial(
+            invocations.complete_and_prepare_next, start_next=start_next, cost=cost, cycle=cycle
+        )
         return await self.write(
-            invocations.complete_and_prepare_next,
-            invocation_id,
-            output,
-            metadata,
-            self.now(),
-            start_next=start_next,
-            cost=cost,
-            cycle=cycle,
+            leases.fenced, fence, write, invocation_id, output, metadata, self.now()
         )
 
-    async def fail(self, invocation_id: int, metadata: Mapping[str, Any]) -> Invocation:
+    async def fail(
+        self, invocation_id: int, metadata: Mapping[str, Any], *, fence: Fence | None = None
+    ) -> Invocation:
         """Mark an invocation ``failed`` with the reason in ``metadata``."""
-        return await self.write(invocations.fail, invocation_id, metadata, self.now())
+        return await self.write(
+            leases.fenced, fence, invocations.fail, invocation_id, metadata, self.now()
+        )
 
-    async def set_ready(self, invocation_id: int) -> Invocation:
+    async def set_ready(self, invocation_id: int, *, fence: Fence | None = None) -> Invocation:
         """Put an interrupted invocation back to ``ready``."""
-        return await self.write(invocations.set_ready, invocation_id, self.now())
+        return await self.write(
+            leases.fenced, fence, invocations.set_ready, invocation_id, self.now()
+        )
 
     async def get_invocation(self, invocation_id: int) -> Invocation:
         """The invocation, or ``NotFound``."""
@@ -204,9 +235,9 @@ class Store:
         """The newest invocations, newest first."""
         return await self.read(invocations.recent, limit, network_id)
 
-    async def active_rows(self) -> list[Invocation]:
-        """Every ``ready`` or ``invoking`` row."""
-        return await self.read(invocations.active_rows)
+    async def active_rows(self, network_id: int | None = None) -> list[Invocation]:
+        """Every ``ready`` or ``invoking`` row (of one network, or of all)."""
+        return await self.read(invocations.active_rows, network_id)
 
     async def backup(self, path: Path) -> None:
         """Write a consistent copy of the database to ``path`` (SQLite only)."""

@@ -8,7 +8,7 @@ from quart import Blueprint, flash, jsonify, redirect, render_template, request,
 from quart.typing import ResponseReturnValue
 
 from panic_trio.domain import Invocation, Network, RunnerStatus, utc_now
-from panic_trio.errors import InvalidInput, NotFound
+from panic_trio.errors import InvalidInput, NotFound, OwnerUnreachable
 from panic_trio.models import find_model
 from panic_trio.web.auth import current_user, login_required, may_manage, safe_next
 from panic_trio.web.encoding import public_invocation, public_status
@@ -170,8 +170,12 @@ async def stop(network_id: int) -> ResponseReturnValue:
     network = await managed(network_id)
     if network is None:
         return await not_found()
-    stopped = await web_state().panic.stop_run(network_id)
-    await flash("Run stopped" if stopped else "Nothing was running", "info")
+    try:
+        stopped = await web_state().panic.stop_run(network_id)
+    except OwnerUnreachable as exc:
+        await flash(f"Not stopped: {exc.message}", "error")
+    else:
+        await flash("Run stopped" if stopped else "Nothing was running", "info")
     form = await request.form
     back = safe_next(form.get("next")) or url_for("networks.show", network_id=network_id)
     return redirect(back, 303)

@@ -22,6 +22,7 @@ from panic_trio.errors import (
     InvalidPrompt,
     LockedOut,
     NotFound,
+    OwnerUnreachable,
     PanicError,
     PermissionDenied,
     RateLimited,
@@ -94,6 +95,8 @@ def refusal(exc: PanicError, now: datetime) -> Refusal:
         return Refusal(403, {"error": "forbidden", "message": message})
     if isinstance(exc, ShuttingDown):
         return Refusal(503, {"error": "shutting_down", "message": message})
+    if isinstance(exc, OwnerUnreachable):  # another process runs it and did not answer
+        return _waited(503, "owner_unreachable", exc.message, exc.retry_after)
     if isinstance(exc, StoreError) and exc.transient:
         return Refusal(503, {"error": "unavailable", "message": message}, {"Retry-After": "5"})
     return Refusal(500, {"error": "internal_error", "message": message})
