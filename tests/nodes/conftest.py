@@ -92,6 +92,8 @@ class Cluster:
         with trio.fail_after(60):
             async with httpx.AsyncClient() as http:
                 while True:
+                    if process.poll() == -signal.SIGKILL:
+                        return node  # killed while starting (it had taken a network already)
                     assert process.poll() is None, node.stderr()
                     try:
                         if (await http.get(f"{node.url}/healthz")).status_code == 200:
