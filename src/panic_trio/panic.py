@@ -36,7 +36,7 @@ from panic_trio.installations import Installations, vestaboard_dispatcher
 from panic_trio.local_media import LocalMedia
 from panic_trio.models.prices import load_prices
 from panic_trio.moderation import Moderation, PromptSource
-from panic_trio.nodes import Leases, sole_runner
+from panic_trio.nodes import Backplane, Leases, sole_runner
 from panic_trio.platform_tokens import TokenMethods
 from panic_trio.platforms.base import Platform
 from panic_trio.platforms.policy import invoke_with_policy
@@ -326,7 +326,18 @@ async def open_panic(
         # archive.submit, and closes after it: runs end first, then archives
         # in progress get settings.shutdown_timeout to finish. Both publish
         # to one event bus, made first.
-        events = EventBus()
+        postgres = store.engine.dialect.name == "postgresql"
+        events = Backplane(store, settings.node) if postgres and runs else EventBus()
+        leases = None
+        if postgres:
+            backplane = events if isinstance(events, Backplane) else None
+            leases = Leases(
+                store,
+                settings.node,
+                settings.lease_seconds,
+                settings.database_url,
+                backplane=backplane,
+            )
         boards = vestaboard_dispatcher(store, resolved, token_for)
         async with (
             open_archive(
@@ -343,11 +354,7 @@ async def open_panic(
                 prices=prices,
                 events=events,
                 runs=runs,
-                ownership=Leases(
-                    store, settings.node, settings.lease_seconds, settings.database_url
-                )
-                if store.engine.dialect.name == "postgresql"
-                else None,
+                ownership=leases,
             ) as engine,
         ):
             installations = Installations(store, boards)

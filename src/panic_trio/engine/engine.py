@@ -90,7 +90,10 @@ class Engine:
 
     def statuses(self) -> dict[int, RunnerStatus]:
         """The status of every network that has a runner."""
-        return {network_id: r.status for network_id, r in self._runners.items()}
+        local = {network_id: r.status for network_id, r in self._runners.items()}
+        if self._ownership is None:
+            return local
+        return {**self._deps.events.statuses(), **local}  # and those other processes run
 
     def network_changed(self, network: Network) -> None:
         """Tell the network's runner about an edit (its caps apply from the next call)."""
@@ -99,9 +102,7 @@ class Engine:
             runner.network_changed(network)
 
     async def start_run(self, network_id: int, prompt: str, *, replace: bool = False) -> Invocation:
-        """Start a run; replaces an active run whose lockout has passed (or any, with ``replace``).
-
-        With several processes, a network run by another is started there.
+        """Start a run (here, or where another process runs the network); see ``Panic.start_run``.
 
         Raises:
             InvalidPrompt, NotFound, InvalidNetwork: nothing was changed.
@@ -156,10 +157,7 @@ class Engine:
         return await reply.wait()
 
     async def stop_run(self, network_id: int, reason: str = STOPPED) -> bool:
-        """Stop the active run; returns once it is fully stopped. ``False`` if none was.
-
-        With several processes, a run owned by another is stopped there.
-        """
+        """Stop the active run (wherever it runs); once it is stopped. ``False`` if none was."""
         runner = self._runners.get(network_id)
         if runner is None:
             if self._ownership is None:
@@ -229,9 +227,11 @@ class Engine:
             if isinstance(claimed, str):
                 return claimed
             runner = await self._start_runner(network_id, claimed)
-            # Before any request: carry on the run the previous owner left, so
-            # its lockout holds here too.
-            await self._take_over(runner)
+            try:  # first carry on the run the previous owner left: its lockout holds here
+                await self._take_over(runner)
+            except BaseException:
+                self._lost(network_id)  # never held and idle: the lease expires, others adopt
+                raise
             return runner
 
     async def _start_runner(self, network_id: int, fence: Fence | None) -> NetworkRunner:

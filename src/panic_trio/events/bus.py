@@ -61,6 +61,10 @@ class EventBus:
         """The network's latest published runner status (idle if none yet)."""
         return self._statuses.get(network_id, IDLE)
 
+    def statuses(self) -> dict[int, RunnerStatus]:
+        """The latest published status of every network heard of."""
+        return dict(self._statuses)
+
     def forget(self, network_id: int) -> None:
         """Drop a deleted network's status (its hub stays for open screens)."""
         self._statuses.pop(network_id, None)

@@ -6,7 +6,8 @@ lease (:class:`Leases`), with a fencing epoch every write of a run checks;
 see docs/architecture.md.
 """
 
+from panic_trio.nodes.backplane import Backplane
 from panic_trio.nodes.leases import Leases
 from panic_trio.nodes.sole import sole_runner
 
-__all__ = ["Leases", "sole_runner"]
+__all__ = ["Backplane", "Leases", "sole_runner"]

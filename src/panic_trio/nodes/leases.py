@@ -21,7 +21,8 @@ import trio
 from panic_trio.domain import Fence, Invocation
 from panic_trio.engine.ownership import Keeper
 from panic_trio.errors import OwnerUnreachable, PanicError, StoreError
-from panic_trio.nodes.listener import Listener
+from panic_trio.nodes.backplane import EVENTS, Backplane
+from panic_trio.nodes.listener import Handler, Listener
 from panic_trio.nodes.routing import Router, inbox
 from panic_trio.store import leases as lease_queries
 from panic_trio.store.store import Store
@@ -35,12 +36,24 @@ MARGIN: Final = 0.2  # of the lease: runs end this much before it can expire
 class Leases:
     """This process's leases: an :class:`~panic_trio.engine.ownership.Ownership`."""
 
-    def __init__(self, store: Store, node: str, seconds: float, database_url: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        node: str,
+        seconds: float,
+        database_url: str,
+        *,
+        backplane: Backplane | None = None,
+    ) -> None:
         self.node = node
         self._store = store
         self._seconds = seconds
         self._router = Router(store, node)
-        self._listener = Listener(database_url, {inbox(node): self._router.receive})
+        self._backplane = backplane
+        handlers: dict[str, Handler] = {inbox(node): self._router.receive}
+        if backplane is not None:
+            handlers[EVENTS] = backplane.receive
+        self._listener = Listener(database_url, handlers)
         self._held: dict[int, Fence] = {}
         self._valid_until: dict[int, float] = {}
 
@@ -59,7 +72,9 @@ class Leases:
     async def claim(self, network_id: int) -> Fence | str:
         """Take the network if nobody lives holding it: its fence, or the owner's name."""
         asked_at = trio.current_time()
-        taken = await self._store.write(lease_queries.take, network_id, self.node, self._seconds)
+        taken = await self._store.control_write(
+            lease_queries.take, network_id, self.node, self._seconds
+        )
         if isinstance(taken, lease_queries.Holder):
             if taken.owner == self.node:  # let go here a moment ago: not expired yet
                 raise OwnerUnreachable(
@@ -75,7 +90,7 @@ class Leases:
 
     async def owner_of(self, network_id: int) -> str | None:
         """The node name of the network's live owner (``None``: nobody)."""
-        found = await self._store.read(lease_queries.holder, network_id)
+        found = await self._store.control_write(lease_queries.holder, network_id)
         return None if found is None else found.owner
 
     def forget(self, network_id: int) -> None:
@@ -90,7 +105,7 @@ class Leases:
         if not held:
             return
         try:
-            count = await self._store.write(lease_queries.release, self.node, held)
+            count = await self._store.control_write(lease_queries.release, self.node, held)
         except StoreError as exc:
             logger.warning("could not release leases (they expire by themselves): %s", exc)
             return
@@ -100,6 +115,8 @@ class Leases:
         """Listen for requests, renew the leases and adopt orphaned networks, until cancelled."""
         async with trio.open_nursery() as nursery:
             self._router.attach(nursery, partial(self._serve, keeper))
+            if self._backplane is not None:
+                await nursery.start(self._backplane.run)
             await nursery.start(self._listener.run)
             nursery.start_soon(self._renew_and_adopt, keeper)
             task_status.started()
@@ -132,7 +149,9 @@ class Leases:
         asked_at = trio.current_time()
         held = list(self._held.values())
         try:
-            kept = await self._store.write(lease_queries.renew, self.node, held, self._seconds)
+            kept = await self._store.control_write(
+                lease_queries.renew, self.node, held, self._seconds
+            )
         except StoreError as exc:
             logger.warning("could not renew leases: %s", exc)
             return
@@ -147,7 +166,7 @@ class Leases:
 
     async def _adopt_orphans(self, keeper: Keeper) -> None:
         try:
-            orphans = await self._store.read(lease_queries.orphans)
+            orphans = await self._store.control_write(lease_queries.orphans)
         except StoreError as exc:
             logger.warning("could not look for networks to adopt: %s", exc)
             return

@@ -121,7 +121,7 @@ class Router:
         self._waiting[key] = (arrived, box)
         try:
             message = {**request, "id": key, "from": self.node}
-            await self._store.write(notify, inbox(owner), payloads(message))
+            await self._store.control_write(notify, inbox(owner), payloads(message))
             with trio.move_on_after(self._timeout):
                 await arrived.wait()
         finally:
@@ -161,6 +161,6 @@ class Router:
             logger.exception("answering a request from %s failed", message.get("from"))
             reply["error"] = {"type": "unreachable", "message": "the owner failed to answer"}
         try:
-            await self._store.write(notify, inbox(str(message["from"])), payloads(reply))
+            await self._store.control_write(notify, inbox(str(message["from"])), payloads(reply))
         except PanicError as exc:
             logger.warning("could not answer %s: %s", message.get("from"), exc)

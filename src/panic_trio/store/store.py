@@ -56,6 +56,8 @@ class Store:
         sqlite = engine.dialect.name == "sqlite"
         self.writes = ThreadSeam("db-writes", 1 if sqlite else 4, inline=inline)
         self.reads = ThreadSeam("db-reads", 4, inline=inline)
+        # Leases and messages between processes: never queued behind a busy engine's writes.
+        self.control = ThreadSeam("db-control", 1, inline=inline)
 
     def _transaction(self, fn: Query[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         try:
@@ -67,6 +69,10 @@ class Store:
     async def write(self, fn: Query[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(conn, *args)`` in one write transaction."""
         return await self.writes.run(lambda: self._transaction(fn, *args, **kwargs))
+
+    async def control_write(self, fn: Query[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn(conn, *args)`` in one transaction on the control seam (leases, messages)."""
+        return await self.control.run(lambda: self._transaction(fn, *args, **kwargs))
 
     async def read(self, fn: Query[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(conn, *args)`` in one read transaction."""
