@@ -24,7 +24,7 @@ from panic_trio.domain import ACTIVE_STATES, Event, Invocation, RunnerStatus, is
 from panic_trio.errors import StoreError
 from panic_trio.events import EventBus
 from panic_trio.nodes.listener import channel, notify, payloads
-from panic_trio.store import invocations as invocation_queries
+from panic_trio.store import bulk
 from panic_trio.store.store import Store
 
 logger = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ class Backplane(EventBus):
                 if key is not None
             }
             try:
-                rows = await self._store.read(invocation_queries.by_ids, sorted(ids))
+                rows = await self._store.read(bulk.by_ids, sorted(ids))
             except StoreError as exc:
                 self.dropped += len(batch)
                 logger.warning("could not read %s events' invocations: %s", len(batch), exc)

@@ -269,14 +269,6 @@ def set_ready(conn: Connection, invocation_id: int, now: datetime) -> Invocation
     )
 
 
-def by_ids(conn: Connection, ids: Sequence[int]) -> dict[int, Invocation]:
-    """Some invocations by id, in one query (rows that are gone are left out)."""
-    if not ids:
-        return {}
-    rows = conn.execute(select(_T).where(_T.c.id.in_(list(ids))))
-    return {row.id: invocation_from_row(row) for row in rows}
-
-
 def invocation_by_id(conn: Connection, invocation_id: int) -> Invocation:
     """The invocation, or :class:`NotFound`."""
     row = conn.execute(select(_T).where(_T.c.id == invocation_id)).first()
@@ -347,14 +339,6 @@ def recent(conn: Connection, limit: int, network_id: int | None = None) -> list[
     if network_id is not None:
         query = query.where(_T.c.network_id == network_id)
     return [invocation_from_row(r) for r in conn.execute(query)]
-
-
-def active_rows(conn: Connection, network_id: int | None = None) -> list[Invocation]:
-    """Every ``ready`` or ``invoking`` row (of one network, or of all), oldest first."""
-    query = select(_T).where(_T.c.state.in_(ACTIVE_STATES))
-    if network_id is not None:
-        query = query.where(_T.c.network_id == network_id)
-    return [invocation_from_row(r) for r in conn.execute(query.order_by(_T.c.id))]
 
 
 def rewrite_urls(

@@ -288,7 +288,7 @@ prompt_log = Table(
     sqlite_autoincrement=True,
 )
 
-# Runner leases (migration 0008): which process runs a network when several
+# Runner leases (migration 0009): which process runs a network when several
 # share one PostgreSQL. ``epoch`` is the fencing token: bumped at every change
 # of owner, checked by every write of a run (see docs/architecture.md).
 runner_leases = Table(

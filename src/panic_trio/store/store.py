@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from panic_trio.blocking import ThreadSeam
 from panic_trio.domain import Fence, Invocation, Network, User, utc_now
 from panic_trio.errors import StoreError
-from panic_trio.store import accounts, database, invocations, leases, networks, usage
+from panic_trio.store import accounts, bulk, database, invocations, leases, networks, usage
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -243,7 +243,7 @@ class Store:
 
     async def active_rows(self, network_id: int | None = None) -> list[Invocation]:
         """Every ``ready`` or ``invoking`` row (of one network, or of all)."""
-        return await self.read(invocations.active_rows, network_id)
+        return await self.read(bulk.active_rows, network_id)
 
     async def backup(self, path: Path) -> None:
         """Write a consistent copy of the database to ``path`` (SQLite only)."""

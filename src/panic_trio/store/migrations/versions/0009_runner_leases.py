@@ -5,8 +5,8 @@ bumped at every change of owner (the fencing token every write of a run
 checks) and when the lease expires unless renewed. SQLite has the table too,
 unused: one process runs a SQLite database (see ``store.usage``).
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-01
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 from panic_trio.store.schema import UTCDateTime
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
