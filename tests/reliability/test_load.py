@@ -1,6 +1,7 @@
 """Load: a crowd of terminals on one network, and hundreds of viewers on fifty networks.
 
-Both run against the real app under Hypercorn on 127.0.0.1 (same process),
+Both run against the real app under Hypercorn on 127.0.0.1 (the terminals'
+server in its own process, as in production; the viewers' in this one),
 with the per-client prompt rate limit lifted: on loopback every terminal
 shares one address, and the point is the lockout and the database under
 concurrency, not the limiter. Figures are recorded in docs/reliability.md.
@@ -8,11 +9,14 @@ concurrency, not the limiter. Figures are recorded in docs/reliability.md.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
-import logging
 import math
+import os
 import random
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -26,15 +30,21 @@ from hypercorn.trio import serve
 
 from panic_trio.app import hypercorn_config
 from panic_trio.panic import Panic, open_panic
+from panic_trio.security.tokens import derive_key
 from panic_trio.settings import Settings
 from panic_trio.web import create_app
-from panic_trio.web.state import EXTENSION
-from tests.e2e.conftest import open_ws
+from panic_trio.web.terminal_tokens import TerminalTokens
+from tests.e2e.conftest import free_port, open_ws
+from tests.reliability.test_crash_restart import wait_ready
 from tests.web.conftest import PASSWORD, SECRET, make_settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 TERMINALS = 200
 LOAD_SECONDS = 15.0
 LOCKOUT_SECONDS = 3
+BACKOFF = "inf:0.05"
+DUMMY_DELAY = 0.01
 NETWORKS = 50
 VIEWERS_PER_NETWORK = 10
 WATCH_SECONDS = 8.0
@@ -59,23 +69,68 @@ async def live_app(settings: Settings) -> AsyncIterator[tuple[Panic, str]]:
             stop.set()
 
 
+# The production server (app.serve) with only the per-client prompt limit lifted.
+UNLIMITED_SERVE = """
+import functools, sys, trio
+import panic_trio.app as app
+from panic_trio.settings import Settings
+app.create_app = functools.partial(app.create_app, prompt_limit=(10**9, 1.0))
+trio.run(app.serve, Settings.from_env())
+"""
+
+
+@asynccontextmanager
+async def serve_process(settings: Settings, log: Path) -> AsyncIterator[str]:
+    """``app.serve`` in its own process, as in production; SIGTERM and a wait on exit."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PANIC_")}
+    env.update(
+        PANIC_DATABASE_URL=settings.database_url, PANIC_DATA_DIR=str(settings.data_dir),
+        PANIC_SECRET_KEY=SECRET, PANIC_HOST="127.0.0.1", PANIC_PORT=str(port),
+        PANIC_BACKOFF=BACKOFF, PANIC_DUMMY_DELAY=str(DUMMY_DELAY), PANIC_LOG_LEVEL="WARNING",
+        PANIC_MAX_SOCKETS_PER_CLIENT="10000", PANIC_MAX_REQUESTS_PER_CLIENT="10000",
+    )  # fmt: skip
+    errors = await trio.to_thread.run_sync(log.open, "wb")
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-c", UNLIMITED_SERVE],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=url) as http:
+            with trio.fail_after(60):
+                await wait_ready(http)
+        yield url
+    finally:
+        process.terminate()
+        with trio.move_on_after(30):
+            await process.wait()
+        process.kill()
+        errors.close()
+
+
 @pytest.mark.slow
-async def test_200_terminals_get_exactly_one_genesis_per_lockout_window(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.WARNING)
-    settings = make_settings(tmp_path, backoff="inf:0.05", dummy_delay=0.01, **MANY_BROWSERS)
-    statuses: dict[int, int] = {}
-    started: list[int] = []
-    async with live_app(settings) as (panic, url):
+async def test_200_terminals_get_exactly_one_genesis_per_lockout_window(tmp_path: Path) -> None:
+    """The server runs in its own process, as in production.
+
+    In one process the 200 clients and the server shared two busy cores,
+    and a request could wait out the client's timeout (ReadTimeout): the
+    test measured the clients' scheduling as much as the lockout.
+    """
+    settings = make_settings(tmp_path, backoff=BACKOFF, dummy_delay=DUMMY_DELAY)
+    settings = dataclasses.replace(settings, secret_key=SECRET)
+    async with open_panic(settings, runs=False) as panic:
         owner = await panic.create_user("crowd@example.org", PASSWORD)
         net = await panic.create_network(
             owner.id, "crowd", models=["dummy-t2t"], lockout_seconds=LOCKOUT_SECONDS
         )
-        token_app = create_app(panic, settings, secret_key=SECRET)  # same key: same tokens
-        token = token_app.extensions[EXTENSION].tokens.issue(net)
+    token = TerminalTokens(derive_key(SECRET, "panic-trio terminal tokens")).issue(net)
+    statuses: dict[int, int] = {}
+    started: list[int] = []
+    log = tmp_path / "serve.log"
+    async with serve_process(settings, log) as url:
         limits = httpx.Limits(max_connections=TERMINALS, max_keepalive_connections=TERMINALS)
-        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=10) as http:
+        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
 
             async def terminal(number: int, deadline: float) -> None:
                 rng = random.Random(number)
@@ -92,13 +147,13 @@ async def test_200_terminals_get_exactly_one_genesis_per_lockout_window(
                         assert answer.json()["error"] == "locked_out", answer.text
                     await trio.sleep(rng.uniform(0.05, 0.3))  # a person's pace, not a wait
 
-            with trio.fail_after(LOAD_SECONDS + 30):
+            with trio.fail_after(LOAD_SECONDS + 60):
                 began = trio.current_time()
                 async with trio.open_nursery() as nursery:
                     for number in range(TERMINALS):
                         nursery.start_soon(terminal, number, began + LOAD_SECONDS)
                 took = trio.current_time() - began
-        await panic.stop_run(net.id)
+    async with open_panic(settings, runs=False) as panic:
         geneses = sorted(
             (r for r in await panic.recent_invocations(100_000) if r.sequence_number == 0),
             key=lambda r: r.inserted_at,
@@ -114,7 +169,9 @@ async def test_200_terminals_get_exactly_one_genesis_per_lockout_window(
     floor = math.floor(LOAD_SECONDS / LOCKOUT_SECONDS)
     assert floor <= len(geneses) <= math.ceil(took / LOCKOUT_SECONDS) + 1, (len(geneses), took)
     assert sum(statuses.values()) > 2 * TERMINALS  # every terminal prompted, most of them often
-    assert not [r for r in caplog.records if "database" in r.getMessage().lower()]
+    logged = (await trio.Path(log).read_text()).lower()
+    assert "database" not in logged, logged[-2000:]
+    assert "traceback" not in logged, logged[-2000:]
     print(f"\nload: {sum(statuses.values())} prompts in {took:.1f} s: {statuses}, "
           f"{len(geneses)} geneses")  # fmt: skip
 
