@@ -347,3 +347,37 @@ async def test_a_start_run_frame_with_an_unknown_field_is_refused_naming_it(worl
         assert reply["type"] == "error"
         assert "'network_id'" in reply["message"]
         assert world.panic.status(world.network.id).state == "idle"
+
+
+async def test_protocol_2_sends_one_frame_per_change_with_its_status(world: World) -> None:
+    with trio.fail_after(TIMEOUT):
+        net = world.network.id
+        owner = await signed_in(world, world.owner)
+        async with (
+            owner.websocket(f"/ws/networks/{net}?v=2") as combined,
+            owner.websocket(f"/ws/networks/{net}") as plain,
+        ):
+            assert (await receive(combined))["type"] == "status"  # on connect, as before
+            await receive(plain)
+            await combined.send(json.dumps({"type": "start_run", "prompt": "one frame a change"}))
+
+            def settled(m: Message) -> bool:
+                return bool(m["type"] == "invocation" and m["invocation"]["state"] == "completed")
+
+            two = await receive_until(combined, settled)
+            if not any(is_reply(m) for m in two):
+                two += await receive_until(combined, is_reply)
+            one = await receive_until(plain, settled)
+        assert [m["type"] for m in two if is_reply(m)] == ["run_started"]
+        changes = [m for m in two if m["type"] in ("status", "invocation")]
+        invocations = [m for m in changes if m["type"] == "invocation"]
+        assert all("status" in m for m in invocations)
+        expanded: list[Message] = []
+        for m in changes:  # what the page's helper makes of them
+            if m["type"] == "invocation":
+                expanded.append({"type": "status", "status": m["status"]})
+                m = {k: v for k, v in m.items() if k != "status"}
+            expanded.append(m)
+        assert expanded == [m for m in one if m["type"] in ("status", "invocation")]
+        assert len(changes) < len(expanded)  # fewer frames, the same story
+        assert invocations[-1]["status"] == world.panic.status(net).to_json()

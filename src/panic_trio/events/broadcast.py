@@ -40,6 +40,13 @@ class Subscription(Generic[T]):
         """The next item (waits for one)."""
         return await self._receive.receive()
 
+    def poll(self) -> T | None:
+        """The next item if one is already waiting, else ``None`` (never waits)."""
+        try:
+            return self._receive.receive_nowait()
+        except (trio.WouldBlock, trio.EndOfChannel):
+            return None
+
     def __aiter__(self) -> Subscription[T]:
         return self
 

@@ -58,6 +58,7 @@ from panic_trio.web.render import (
 )
 from panic_trio.web.run_links import RunLinks
 from panic_trio.web.security import add_security_headers
+from panic_trio.web.sockets import with_raw_send
 from panic_trio.web.state import EXTENSION, WebState
 from panic_trio.web.terminal_tokens import TerminalTokens
 
@@ -199,7 +200,7 @@ def create_app(
         return add_security_headers(response, settings.base_url)
 
     app.asgi_app = ClientLimits(  # type: ignore[method-assign,assignment]
-        app.asgi_app,
+        with_raw_send(app.asgi_app),
         sockets=settings.max_sockets_per_client,
         requests=settings.max_requests_per_client,
     )

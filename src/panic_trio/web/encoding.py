@@ -83,6 +83,24 @@ def concealed_public_message(event: Event, concealed: Concealed = _NOTHING_HIDDE
     return public_network_message(_conceal(event, concealed))
 
 
+def combined_message(event: Event, concealed: Concealed = _NOTHING_HIDDEN) -> str:
+    """Protocol 2: an ``invocation`` frame carries the status it came with (one frame, not two)."""
+    if event.kind != "invocation" or event.invocation is None:
+        return network_message(event, concealed)
+    event = _conceal(event, concealed)
+    invocation = event.invocation.to_json() if event.invocation else None
+    return dumps({"type": "invocation", "invocation": invocation, "status": event.status.to_json()})
+
+
+def public_combined_message(event: Event, concealed: Concealed = _NOTHING_HIDDEN) -> str:
+    """Protocol 2 for a viewer who does not manage the network."""
+    if event.kind != "invocation" or event.invocation is None:
+        return concealed_public_message(event, concealed)
+    event = _conceal(event, concealed)
+    invocation, status = public_invocation(event.invocation), public_status(event.status)
+    return dumps({"type": "invocation", "invocation": invocation, "status": status})
+
+
 def feed_message(event: Event, concealed: Concealed = _NOTHING_HIDDEN) -> str:
     """The frame the admin feed sends: the invocation with its network's status."""
     event = _conceal(event, concealed)

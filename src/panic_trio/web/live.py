@@ -95,6 +95,8 @@ async def _permission(state: WebState, network: Network) -> tuple[Permission, bo
 class LiveSocket:
     """One connected browser or script on one network: its pusher and its answers."""
 
+    combined = False  # protocol 2: see __init__
+
     def __init__(
         self,
         state: WebState,
@@ -108,7 +110,13 @@ class LiveSocket:
         self.network = network
         self.may_prompt = may_prompt
         self.owner = owner
-        self._encode = state.network_encoder if self.owner else state.public_encoder
+        # Protocol 2 (``?v=2``): an invocation frame carries its status, so the
+        # status change that came with it is not sent on its own.
+        self.combined = websocket.args.get("v") == "2"
+        if self.combined:
+            self._encode = state.combined_encoder if owner else state.public_combined_encoder
+        else:
+            self._encode = state.network_encoder if owner else state.public_encoder
         self._status = status_message if self.owner else public_status_message
         self.prompter = prompter(
             network,
@@ -140,7 +148,25 @@ class LiveSocket:
         """Each event as one frame; after lost events, a fresh status to resynchronise."""
         encode = self._encode
         dropped = 0
-        async for event in events:
+        following: Event | None = None
+        while True:
+            if following is not None:
+                event, following = following, None
+            else:
+                try:
+                    event = await events.receive()
+                except trio.EndOfChannel:
+                    return
+            if self.combined and event.kind == "status":
+                # The runner publishes a status change and the invocation that
+                # carries it back to back: both are already waiting here.
+                following = events.poll()
+                if (
+                    following is not None
+                    and following.kind == "invocation"
+                    and following.status is event.status
+                ):
+                    event, following = following, None
             await session.send(encode(event))
             if events.dropped != dropped:  # we lost some: resynchronise with the status
                 dropped = events.dropped

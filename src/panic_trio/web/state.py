@@ -20,9 +20,11 @@ from panic_trio.panic import Panic
 from panic_trio.settings import Settings
 from panic_trio.web.encoding import (
     EventEncoder,
+    combined_message,
     concealed_public_message,
     feed_message,
     network_message,
+    public_combined_message,
 )
 from panic_trio.web.ratelimit import InFlight, RateLimiter
 from panic_trio.web.run_links import RunLinks
@@ -79,6 +81,8 @@ class WebState:
     network_encoder: EventEncoder = field(init=False)
     public_encoder: EventEncoder = field(init=False)
     feed_encoder: EventEncoder = field(init=False)
+    combined_encoder: EventEncoder = field(init=False)  # protocol 2
+    public_combined_encoder: EventEncoder = field(init=False)
 
     def __post_init__(self) -> None:
         # Every frame passes through the hidden outputs, read when it is encoded.
@@ -86,6 +90,10 @@ class WebState:
         self.network_encoder = EventEncoder(partial(network_message, concealed=concealed))
         self.public_encoder = EventEncoder(partial(concealed_public_message, concealed=concealed))
         self.feed_encoder = EventEncoder(partial(feed_message, concealed=concealed))
+        self.combined_encoder = EventEncoder(partial(combined_message, concealed=concealed))
+        self.public_combined_encoder = EventEncoder(
+            partial(public_combined_message, concealed=concealed)
+        )
 
 
 def web_state() -> WebState:

@@ -1,5 +1,5 @@
 // The public info page: last prompt and current output, live.
-import { connect, Display, pageData } from "./live.js";
+import { connectNetwork, Display, pageData } from "./live.js";
 import { setupRing } from "./ring.js";
 
 const data = pageData();
@@ -12,7 +12,7 @@ const showGenesis = (genesis) => { if (genesis) lastPrompt.textContent = genesis
 
 display.adopt(data.status.genesis);  // first: a long run's tail may not include its genesis
 for (const invocation of data.invocations) display.show(invocation);
-connect(`/ws/networks/${data.network_id}`, {
+connectNetwork(data.network_id, {
   onMessage: (message) => {
     if (message.type === "status") {
       display.adopt(message.status.genesis);

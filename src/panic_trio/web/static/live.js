@@ -63,6 +63,23 @@ export function connect(path, { onMessage, onOpen, onClose }) {
   return live;
 }
 
+// A network's live socket, protocol 2: an invocation frame carries the status
+// it came with, so the server sends one frame per change instead of two. The
+// handlers still see a status message, then the invocation, as in protocol 1.
+export function connectNetwork(networkId, { query = "", onMessage, onOpen, onClose }) {
+  const extra = query ? `&${query.replace(/^\?/, "")}` : "";
+  return connect(`/ws/networks/${networkId}?v=2${extra}`, {
+    onOpen,
+    onClose,
+    onMessage: (message) => {
+      if (message.type === "invocation" && message.status) {
+        onMessage({ type: "status", status: message.status });
+      }
+      onMessage(message);
+    },
+  });
+}
+
 function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;

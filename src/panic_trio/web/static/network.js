@@ -1,5 +1,5 @@
 // The control panel: editor, terminal, runner status, Stop and the 2 x 3 grid.
-import { clockOffset, connect, csrfToken, Display, pageData } from "./live.js";
+import { clockOffset, connectNetwork, csrfToken, Display, pageData } from "./live.js";
 import { setupCycleNote } from "./cycle_note.js";
 import { setupEditor } from "./editor.js";
 import { setupRing } from "./ring.js";
@@ -34,7 +34,7 @@ const ring = setupRing(document.getElementById("network-ring"), data);
 
 const terminal = setupTerminal(document.querySelector("[data-terminal]"), data, offset,
                                { onGenesis: showGenesis });
-terminal.attach(connect(`/ws/networks/${data.network_id}`, {
+terminal.attach(connectNetwork(data.network_id, {
   onOpen: () => terminal.opened(),
   onClose: () => terminal.closed(),
   onMessage: (message) => {

@@ -1,7 +1,7 @@
 // A run's page, live: steps of this run are added or updated as they change.
 // Model output is untrusted: only textContent and src attributes are used.
 // On a public (shared) page no failure or cancellation text is shown.
-import { connect, mediaSrc, pageData } from "./live.js";
+import { connectNetwork, mediaSrc, pageData } from "./live.js";
 
 const data = pageData();
 const chain = document.getElementById("chain");
@@ -80,7 +80,7 @@ function upsert(invocation) {
   steps.textContent = data.steps_elsewhere + drawn;
 }
 
-connect(`/ws/networks/${data.network_id}`, {
+connectNetwork(data.network_id, {
   onMessage: (message) => {
     const invocation = message.invocation;
     if ((message.type === "invocation" || message.type === "archived")

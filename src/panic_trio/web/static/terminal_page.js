@@ -1,5 +1,5 @@
 // The full-screen terminal page (owner, or a visitor with a QR-code token).
-import { clockOffset, connect, pageData } from "./live.js";
+import { clockOffset, connectNetwork, pageData } from "./live.js";
 import { setupTerminal } from "./terminal.js";
 
 const data = pageData();
@@ -25,7 +25,8 @@ currentRun.addEventListener("keydown", (event) => {
 const terminal = setupTerminal(document.querySelector("[data-terminal]"), data, offset,
                                { onGenesis: showGenesis });
 const query = data.token ? `?token=${encodeURIComponent(data.token)}` : "";
-terminal.attach(connect(`/ws/networks/${data.network_id}${query}`, {
+terminal.attach(connectNetwork(data.network_id, {
+  query,
   onOpen: () => terminal.opened(),
   onClose: () => terminal.closed(),
   onMessage: (message) => {
