@@ -35,7 +35,13 @@ from typing import Any
 
 import httpx
 import trio
-from trio_websocket import ConnectionClosed, WebSocketRequest, open_websocket_url, serve_websocket
+from trio_websocket import (
+    ConnectionClosed,
+    WebSocketConnection,
+    WebSocketRequest,
+    open_websocket_url,
+    serve_websocket,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "benchmark secret key, long enough"
@@ -66,29 +72,42 @@ async def viewers(url: str, count: int, seconds: float) -> None:
     completed = 0
     connected = 0
     ready = trio.Event()
+    handshakes = trio.Semaphore(50)  # a listen backlog of 100 drops a thousand SYNs at once
 
     async def client() -> None:
+        await handshakes.acquire()
+        waiting = True
+        try:
+            async with open_websocket_url(url, message_queue_size=64, connect_timeout=120) as ws:
+                handshakes.release()
+                waiting = False
+                await watch(ws)
+        except ConnectionClosed:
+            pass
+        finally:
+            if waiting:
+                handshakes.release()
+
+    async def watch(ws: WebSocketConnection) -> None:
         nonlocal frames, size, completed, connected
-        with contextlib.suppress(ConnectionClosed):
-            async with open_websocket_url(url, message_queue_size=64) as ws:
-                connected += 1
-                if connected == count:
-                    ready.set()
-                while True:
-                    text = await ws.get_message()
-                    arrived = time.time()
-                    if not ready.is_set():
-                        continue
-                    frames += 1
-                    size += len(text)
-                    if len(sizes) < 20_000:
-                        sizes.append(len(text))
-                    message = json.loads(text)
-                    invocation = message.get("invocation")
-                    if message["type"] == "invocation" and invocation["state"] == "completed":
-                        completed += 1
-                        stamp = datetime.fromisoformat(invocation["updated_at"]).timestamp()
-                        latencies.append(arrived - stamp)
+        connected += 1
+        if connected == count:
+            ready.set()
+        while True:
+            text = await ws.get_message()
+            arrived = time.time()
+            if not ready.is_set():
+                continue
+            frames += 1
+            size += len(text)
+            if len(sizes) < 20_000:
+                sizes.append(len(text))
+            message = json.loads(text)
+            invocation = message.get("invocation")
+            if message["type"] == "invocation" and invocation["state"] == "completed":
+                completed += 1
+                stamp = datetime.fromisoformat(invocation["updated_at"]).timestamp()
+                latencies.append(arrived - stamp)
 
     async with trio.open_nursery() as nursery:
         for _ in range(count):

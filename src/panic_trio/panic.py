@@ -221,9 +221,11 @@ class Panic(RunMethods, TokenMethods, UserMethods):
         """One invocation, or :class:`NotFound`."""
         return await self.store.get_invocation(invocation_id)
 
-    async def recent_invocations(self, limit: int = 100) -> list[Invocation]:
-        """The newest invocations across all networks, newest first."""
-        return await self.store.recent_invocations(limit)
+    async def recent_invocations(
+        self, limit: int = 100, network_id: int | None = None
+    ) -> list[Invocation]:
+        """The newest invocations (of one network, or across all), newest first."""
+        return await self.store.recent_invocations(limit, network_id)
 
     async def run_exporter(self, network_id: int, run_number: int) -> RunExporter:
         """A streamed ``.zip`` export of one run: iterate its ``chunks()`` once.
