@@ -1,9 +1,9 @@
-"""Live-server helpers: a free port, settings for it, an HTTP client."""
+"""Live-server helpers: a free port, settings for it, a WebSocket client, a browser."""
 
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -11,9 +11,11 @@ from urllib.parse import urlsplit
 
 import pytest
 import trio
+from playwright.sync_api import Browser, sync_playwright
 from trio_websocket import WebSocketConnection, wrap_client_stream
 
 from panic_trio.settings import Settings
+from tests.e2e.browsing import launch
 
 SECRET = "an-e2e-secret-key-long-enough-for-tests"
 PASSWORD = "correct horse battery"
@@ -67,3 +69,12 @@ async def open_ws(url: str) -> AsyncIterator[WebSocketConnection]:
             with trio.move_on_after(2):
                 await ws.aclose()
             nursery.cancel_scope.cancel()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One chromium per test module (each test opens its own context)."""
+    with sync_playwright() as playwright:
+        launched = launch(playwright)
+        yield launched
+        launched.close()

@@ -8,48 +8,29 @@ stopped and started again on the same port. Every wait is a Playwright wait.
 from __future__ import annotations
 
 import re
-import shutil
-import threading
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import trio
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from panic_trio import app
 from panic_trio.panic import open_panic
 from panic_trio.settings import Settings
+from tests.e2e.browsing import (
+    MARKS,
+    WAIT_MS,
+    Server,
+    watch_errors,
+)
 from tests.e2e.conftest import PASSWORD, live_settings
-from tests.e2e.test_browser import ARGS, CHROMIUM, WAIT_MS
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs Debian's chromium"),
-]
+pytestmark = MARKS
 
 
 WRAPPED = re.compile(r"^([6-9]|\d{2,})$")  # a sequence number of 6 or more
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
-
-
-def watch_errors(page: Page, errors: list[str]) -> Page:
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on(
-        "console",
-        lambda message: errors.append(message.text) if message.type == "error" else None,
-    )
-    return page
 
 
 @pytest.fixture
@@ -68,39 +49,6 @@ def slots_of(page: Page) -> dict[int, int]:
         "tiles => tiles.map(t => [Number(t.dataset.slot), Number(t.dataset.sequence)])",
     )
     return dict((slot, seq) for slot, seq in found)
-
-
-class Server:
-    """``app.serve`` in a background thread; :meth:`start` and :meth:`stop` repeatably."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.url = ""
-        self._thread: threading.Thread | None = None
-        self._box: dict[str, Any] = {}
-
-    def start(self) -> None:
-        ready = threading.Event()
-
-        async def main() -> None:
-            self._box["stop"] = stop = trio.Event()
-            self._box["token"] = trio.lowlevel.current_trio_token()
-            async with trio.open_nursery() as nursery:
-                urls = await nursery.start(
-                    partial(app.serve, self.settings, shutdown_trigger=stop.wait)
-                )
-                self.url = urls[0]
-                ready.set()
-
-        self._thread = threading.Thread(target=trio.run, args=(main,), daemon=True)
-        self._thread.start()
-        assert ready.wait(30), "the server did not start"
-
-    def stop(self) -> None:
-        assert self._thread is not None
-        trio.from_thread.run_sync(self._box["stop"].set, trio_token=self._box["token"])
-        self._thread.join(30)
-        assert not self._thread.is_alive(), "the server did not shut down"
 
 
 async def _seed(settings: Settings) -> dict[str, Any]:

@@ -8,27 +8,25 @@ Playwright's sync API drives Debian chromium. Every wait is a Playwright wait.
 from __future__ import annotations
 
 import re
-import shutil
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import httpx
 import pytest
 import trio
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from panic_trio import app
 from panic_trio.panic import open_panic
+from tests.e2e.browsing import (
+    MARKS,
+    SCREENSHOTS,
+    WAIT_MS,
+    served,
+)
 from tests.e2e.conftest import PASSWORD, live_settings
-from tests.e2e.test_browser import ARGS, CHROMIUM, SCREENSHOTS, WAIT_MS
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs Debian's chromium"),
-]
+pytestmark = MARKS
 
 REFUSED_FORM = "the server responded with a status of 422"
 PHONE = {"width": 390, "height": 844}
@@ -82,33 +80,8 @@ async def _seed(settings: Any) -> dict[str, Any]:
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     settings = live_settings(tmp_path_factory.mktemp("operator"), backoff="inf:1")
     seeded = trio.run(_seed, settings)
-    ready = threading.Event()
-    box: dict[str, Any] = {}
-
-    async def main() -> None:
-        box["stop"] = stop = trio.Event()
-        box["token"] = trio.lowlevel.current_trio_token()
-        async with trio.open_nursery() as nursery:
-            box["urls"] = await nursery.start(
-                partial(app.serve, settings, shutdown_trigger=stop.wait)
-            )
-            ready.set()
-
-    thread = threading.Thread(target=trio.run, args=(main,), daemon=True)
-    thread.start()
-    assert ready.wait(30), "the server did not start"
-    yield Live(url=box["urls"][0], **seeded)
-    trio.from_thread.run_sync(box["stop"].set, trio_token=box["token"])
-    thread.join(30)
-    assert not thread.is_alive(), "the server did not shut down"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
+    with served(settings) as url:
+        yield Live(url=url, **seeded)
 
 
 def _open(browser: Browser, viewport: dict[str, int]) -> tuple[Page, list[str]]:

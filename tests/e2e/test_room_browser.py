@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +22,15 @@ import pytest
 import trio
 from playwright.sync_api import Browser, Page, expect
 
-from panic_trio import app
 from panic_trio.panic import open_panic
+from tests.e2e.browsing import (
+    MARKS,
+    WAIT_MS,
+    served,
+)
 from tests.e2e.conftest import PASSWORD, live_settings
-from tests.e2e.test_browser import WAIT_MS, browser
 
-__all__ = ["browser"]  # fixtures
+pytestmark = MARKS
 
 # A refused form answers 422 with the page and its reason; chromium logs that
 # status as a console error, which is expected here and nothing else is.
@@ -68,25 +69,8 @@ async def _seed(settings: Any) -> dict[str, Any]:
 def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Room]:
     settings = live_settings(tmp_path_factory.mktemp("room"), backoff="inf:0.3")
     seeded = trio.run(_seed, settings)
-    ready = threading.Event()
-    box: dict[str, Any] = {}
-
-    async def main() -> None:
-        box["stop"] = stop = trio.Event()
-        box["token"] = trio.lowlevel.current_trio_token()
-        async with trio.open_nursery() as nursery:
-            box["urls"] = await nursery.start(
-                partial(app.serve, settings, shutdown_trigger=stop.wait)
-            )
-            ready.set()
-
-    thread = threading.Thread(target=trio.run, args=(main,), daemon=True)
-    thread.start()
-    assert ready.wait(30), "the server did not start"
-    yield Room(url=box["urls"][0], **seeded)
-    trio.from_thread.run_sync(box["stop"].set, trio_token=box["token"])
-    thread.join(30)
-    assert not thread.is_alive(), "the server did not shut down"
+    with served(settings) as url:
+        yield Room(url=url, **seeded)
 
 
 def new_page(browser: Browser, errors: list[str], width: int = 1280, height: int = 900) -> Page:

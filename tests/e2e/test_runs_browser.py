@@ -18,9 +18,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect
 
-from tests.e2e.test_browser import WAIT_MS, Live, api, browser, live, page, sign_in
+from tests.e2e.browsing import WAIT_MS
+from tests.e2e.test_browser import Live, api, live, page, sign_in
 
-__all__ = ["browser", "live", "page"]  # fixtures
+__all__ = ["live", "page"]  # fixtures
 
 PROMPT = 'a <script>alert("boo")</script> lighthouse'
 SHOTS = Path("/tmp/panic-trio-screenshots")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,31 +17,24 @@ from typing import Any
 import httpx
 import pytest
 import trio
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from panic_trio.models import get_model
 from panic_trio.panic import open_panic
 from panic_trio.settings import Settings
+from tests.e2e.browsing import (
+    MARKS,
+    WAIT_MS,
+    Server,
+    watch_errors,
+)
 from tests.e2e.conftest import PASSWORD, live_settings
-from tests.e2e.test_browser import ARGS, CHROMIUM, WAIT_MS
-from tests.e2e.test_displays_browser import Server, watch_errors
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs Debian's chromium"),
-]
+pytestmark = MARKS
 
 FOUR = ["dummy-t2i", "dummy-i2t", "dummy-t2a", "dummy-a2t"]
 LONG_PROMPT = ("a lighthouse keeper counts the waves and writes each one down " * 40)[:2000]
 PUBLIC_WORDS = re.compile(r"fail|cancel|stopped|error", re.IGNORECASE)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
 
 
 async def _seed(settings: Settings) -> dict[str, Any]:

@@ -7,10 +7,7 @@ Priced by a PANIC_PRICES file: dummy-t2i costs $0.02 a call, dummy-i2t is free.
 from __future__ import annotations
 
 import re
-import shutil
-import threading
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,20 +15,22 @@ import pytest
 import trio
 from playwright.sync_api import Browser, Page, expect
 
-from panic_trio import app
 from panic_trio.panic import open_panic
+from tests.e2e.browsing import (
+    MARKS,
+    SCREENSHOTS,
+    WAIT_MS,
+    served,
+)
 from tests.e2e.conftest import PASSWORD, live_settings
-from tests.e2e.test_browser import ARGS, CHROMIUM, SCREENSHOTS, WAIT_MS, sign_in
+from tests.e2e.test_browser import sign_in
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs Debian's chromium"),
-]
+pytestmark = MARKS
 
 SHOTS = Path("/tmp/panic-spending-shots")
 
 
-class Server:
+class Paid:
     url = ""
     network_id = 0
 
@@ -51,45 +50,18 @@ async def _seed(settings: Any) -> int:
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Paid]:
     folder = tmp_path_factory.mktemp("spending")
     prices = folder / "prices.toml"
     prices.write_text(
         '[models."dummy-t2i"]\nper_call = 0.02\nread_on = 2026-12-01\nsource = "test"\n'
     )
     settings = live_settings(folder, backoff="inf:1", prices=prices)
-    server = Server()
+    server = Paid()
     server.network_id = trio.run(_seed, settings)
-    ready = threading.Event()
-    box: dict[str, Any] = {}
-
-    async def main() -> None:
-        box["stop"] = stop = trio.Event()
-        box["token"] = trio.lowlevel.current_trio_token()
-        async with trio.open_nursery() as nursery:
-            box["urls"] = await nursery.start(
-                partial(app.serve, settings, shutdown_trigger=stop.wait)
-            )
-            ready.set()
-
-    thread = threading.Thread(target=trio.run, args=(main,), daemon=True)
-    thread.start()
-    assert ready.wait(30), "the server did not start"
-    server.url = box["urls"][0]
-    yield server
-    trio.from_thread.run_sync(box["stop"].set, trio_token=box["token"])
-    thread.join(30)
-    assert not thread.is_alive(), "the server did not shut down"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
+    with served(settings) as url:
+        server.url = url
+        yield server
 
 
 def new_page(browser: Browser, width: int, height: int, errors: list[str]) -> Page:
@@ -102,7 +74,7 @@ def new_page(browser: Browser, width: int, height: int, errors: list[str]) -> Pa
 
 
 def test_the_burn_rate_moves_with_each_step_until_the_cap_stops_the_run(
-    browser: Browser, live: Server
+    browser: Browser, live: Paid
 ) -> None:
     errors: list[str] = []
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -155,7 +127,7 @@ def test_the_burn_rate_moves_with_each_step_until_the_cap_stops_the_run(
     assert errors == [], errors
 
 
-def test_the_admin_page_shows_spend_and_the_cap(browser: Browser, live: Server) -> None:
+def test_the_admin_page_shows_spend_and_the_cap(browser: Browser, live: Paid) -> None:
     errors: list[str] = []
     SHOTS.mkdir(parents=True, exist_ok=True)
     for width, height in ((1920, 1080), (390, 844)):
