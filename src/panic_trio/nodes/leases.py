@@ -57,11 +57,6 @@ class Leases:
         self._held: dict[int, Fence] = {}
         self._valid_until: dict[int, float] = {}
 
-    @property
-    def held(self) -> dict[int, Fence]:
-        """The networks this process owns, with their fencing tokens."""
-        return dict(self._held)
-
     def valid_until(self, network_id: int) -> float:
         """Until when (Trio time) a run of the network may go on without a renewal."""
         return self._valid_until.get(network_id, trio.current_time())
@@ -118,7 +113,8 @@ class Leases:
             if self._backplane is not None:
                 await nursery.start(self._backplane.run)
             await nursery.start(self._listener.run)
-            nursery.start_soon(self._renew_and_adopt, keeper)
+            nursery.start_soon(self._keep_renewing, keeper)
+            nursery.start_soon(self._keep_adopting, keeper)
             task_status.started()
 
     async def _serve(self, keeper: Keeper, request: dict[str, Any]) -> Any:
@@ -135,15 +131,16 @@ class Leases:
             f"unknown request {request.get('op')!r}", owner=self.node, retry_after=1
         )
 
-    async def _renew_and_adopt(self, keeper: Keeper) -> None:
-        renew_every = self._seconds / 3
-        next_renewal = trio.current_time() + renew_every
+    async def _keep_renewing(self, keeper: Keeper) -> None:
+        """Renewals on their own task: adopting many orphans must never delay them."""
         while True:
-            if trio.current_time() >= next_renewal:
-                next_renewal = trio.current_time() + renew_every
-                await self._renew(keeper)
+            await trio.sleep(self._seconds / 3)
+            await self._renew(keeper)
+
+    async def _keep_adopting(self, keeper: Keeper) -> None:
+        while True:
             await self._adopt_orphans(keeper)
-            await trio.sleep(min(SCAN_SECONDS, renew_every))
+            await trio.sleep(min(SCAN_SECONDS, self._seconds / 3))
 
     async def _renew(self, keeper: Keeper) -> None:
         asked_at = trio.current_time()
@@ -155,14 +152,14 @@ class Leases:
         except StoreError as exc:
             logger.warning("could not renew leases: %s", exc)
             return
+        deadline = self._deadline(asked_at)
+        for network_id in kept:
+            self._valid_until[network_id] = deadline
+        keeper.leases_valid_until(deadline)  # before the losses: they may take a while
         for fence in held:
             if fence.network_id not in kept and self._held.get(fence.network_id) == fence:
                 self.forget(fence.network_id)
                 await keeper.lose(fence.network_id)
-        deadline = self._deadline(asked_at)
-        for network_id in kept:
-            self._valid_until[network_id] = deadline
-        keeper.leases_valid_until(deadline)
 
     async def _adopt_orphans(self, keeper: Keeper) -> None:
         try:
