@@ -198,7 +198,7 @@ async def display_qr(public_id: str, name: str) -> ResponseReturnValue:
         return await not_found()
     network = await web_state().panic.get_network(found[0].network_id)
     url = scan_url(network)
-    response = jsonify({"url": url, "image": qr_data_uri(url)})
+    response = jsonify({"url": url, "image": await qr_data_uri(url)})
     response.headers["Cache-Control"] = "no-store"
     return response
 

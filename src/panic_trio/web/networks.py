@@ -247,7 +247,7 @@ async def qr(network_id: int) -> ResponseReturnValue:
     return await render_template(
         "qr.html",
         network=network,
-        qr={"url": url, "image": qr_data_uri(url, printable=True)},
+        qr={"url": url, "image": await qr_data_uri(url, printable=True)},
         data={"network_id": network.id, "qr_mode": network.qr_mode},
     )
 
@@ -261,7 +261,7 @@ async def qr_json(network_id: int) -> ResponseReturnValue:
         return jsonify({"error": "not_found"}), 404
     url = scan_url(network)
     printable = request.args.get("print") == "1"
-    return jsonify({"url": url, "image": qr_data_uri(url, printable=printable)})
+    return jsonify({"url": url, "image": await qr_data_uri(url, printable=printable)})
 
 
 @bp.post("/networks/<id:network_id>/qr/mode")

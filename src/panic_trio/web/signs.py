@@ -9,12 +9,14 @@ trade-off the owner chooses.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Final
 
 import segno
 from quart import Blueprint, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
+from panic_trio.blocking import ThreadSeam
 from panic_trio.domain import Network
 from panic_trio.errors import NotFound
 from panic_trio.web.pages import not_found
@@ -26,6 +28,11 @@ PRINT_DARK: Final = "#000000"
 PRINT_LIGHT: Final = "#ffffff"
 
 bp = Blueprint("signs", __name__)
+
+QR_DRAWING: Final = ThreadSeam("qr-codes", 2)
+"""Drawing a code takes about 50 ms of CPU: never on the event loop, and at
+most two at once, so a screen (or anyone with its link) asking in a loop
+cannot stall the sockets."""
 
 
 def public_base() -> str:
@@ -49,11 +56,15 @@ def scan_url(network: Network) -> str:
     return sign_url(network) if network.qr_mode == "printed" else terminal_url(network)
 
 
-def qr_data_uri(url: str, *, printable: bool = False) -> str:
-    """The QR code of ``url`` as an SVG data URI (high error correction).
-
-    Purple on near-black for screens; black on white to print.
+async def qr_data_uri(url: str, *, printable: bool = False) -> str:
+    """The QR code of ``url`` as an SVG data URI (high error correction), drawn
+    in a worker thread. Purple on near-black for screens; black on white to print.
     """
+    return await QR_DRAWING.run(_drawn, url, printable)
+
+
+@lru_cache(maxsize=64)  # a printed sign's link stays the same: drawn once
+def _drawn(url: str, printable: bool) -> str:
     code = segno.make(url, error="h")
     dark, light = (PRINT_DARK, PRINT_LIGHT) if printable else (QR_DARK, QR_LIGHT)
     return str(code.svg_data_uri(dark=dark, light=light, scale=10, border=2))
