@@ -22,7 +22,7 @@ from panic_trio.errors import (
     SpendingCapReached,
     StoreError,
 )
-from panic_trio.web.refusals import refusal
+from panic_trio.web.refusals import BROKEN, BUSY, refusal
 from tests.web.conftest import TIMEOUT, World, client
 from tests.web.test_api import api_key
 
@@ -59,8 +59,24 @@ GENESIS = Invocation(
 def test_each_error_has_one_status_and_code(error: PanicError, status: int, code: str) -> None:
     answer = refusal(error, NOW)
     assert (answer.status, answer.error) == (status, code)
-    assert answer.message == str(error)
-    assert answer.socket_reply() == {"type": "error", "message": str(error)}
+    said = {"unavailable": BUSY, "internal_error": BROKEN}.get(code, str(error))
+    assert answer.message == said
+    assert answer.socket_reply() == {"type": "error", "message": said}
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        StoreError("duplicate key value (email)=(visitor@example.org)", transient=True),
+        StoreError("duplicate key value (email)=(visitor@example.org)"),
+        ArchiveError("s3://private-bucket/key refused"),
+    ],
+)
+def test_what_the_database_or_a_library_said_stays_in_the_log(error: PanicError) -> None:
+    answer = refusal(error, NOW)
+    assert str(error) not in answer.message
+    assert "example.org" not in str(answer.body)
+    assert "private-bucket" not in str(answer.body)
 
 
 def test_an_invalid_field_is_named() -> None:

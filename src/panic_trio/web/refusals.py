@@ -8,6 +8,7 @@ page itself shows the refusal, ask :func:`refusal` for the words.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,11 @@ from panic_trio.errors import (
 from panic_trio.web.pages import error_page
 from panic_trio.web.ratelimit import whole_seconds
 from panic_trio.web.state import web_state
+
+logger = logging.getLogger(__name__)
+
+BUSY = "The database is busy. Try again in a few seconds."
+BROKEN = "Something went wrong on the server. It has been logged."
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +103,13 @@ def refusal(exc: PanicError, now: datetime) -> Refusal:
         return Refusal(503, {"error": "shutting_down", "message": message})
     if isinstance(exc, OwnerUnreachable):  # another process runs it and did not answer
         return _waited(503, "owner_unreachable", exc.message, exc.retry_after)
+    # Past here the text is the database's or a library's (it can hold values):
+    # it goes to the log, and the caller gets words of ours.
     if isinstance(exc, StoreError) and exc.transient:
-        return Refusal(503, {"error": "unavailable", "message": message}, {"Retry-After": "5"})
-    return Refusal(500, {"error": "internal_error", "message": message})
+        logger.warning("answered 503: %s", exc)
+        return Refusal(503, {"error": "unavailable", "message": BUSY}, {"Retry-After": "5"})
+    logger.error("answered 500: %r", exc)
+    return Refusal(500, {"error": "internal_error", "message": BROKEN})
 
 
 def _cap_refusal(exc: SpendingCapReached, now: datetime) -> Refusal:
