@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import trio.testing
 
-from panic_trio.domain import Network
+from panic_trio.domain import IDLE, Event, Network
 from panic_trio.errors import PromptBlocked
+from panic_trio.events import EventBus
 from panic_trio.moderation import Moderation
 from panic_trio.panic import Panic
 from panic_trio.store import invocations as invocation_queries
@@ -39,3 +42,21 @@ async def test_another_process_sees_a_new_pattern_within_five_seconds(
     mock_clock.jump(5.0)
     with pytest.raises(PromptBlocked):
         await elsewhere.check(loop_network.id, "a dog")
+
+
+async def test_a_hide_reaches_another_process_through_its_events(
+    panic: Panic, loop_network: Network
+) -> None:
+    """Another process learns a hide from the ``hidden`` event its backplane delivers:
+    its statuses and screens stop showing the output and the input made from it."""
+    genesis = await panic.start_run(loop_network.id, "a lighthouse")
+    await panic.stop_run(loop_network.id)
+    elsewhere_bus = EventBus()
+    elsewhere = Moderation(panic.store, elsewhere_bus)  # another process's view
+    hidden = await panic.moderation.hide(genesis.id)
+    assert not elsewhere.concealed.hides(replace(genesis, metadata={}))
+    elsewhere_bus.publish(loop_network.id, Event(kind="hidden", invocation=hidden, status=IDLE))
+    assert elsewhere.concealed.hides(replace(genesis, metadata={}))
+    shown = await panic.moderation.hide(genesis.id, hidden=False)
+    elsewhere_bus.publish(loop_network.id, Event(kind="hidden", invocation=shown, status=IDLE))
+    assert not elsewhere.concealed.hides(replace(genesis, metadata={}))

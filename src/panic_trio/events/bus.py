@@ -8,7 +8,7 @@ deployment replaces: a PostgreSQL backplane would publish through
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Final, Protocol
 
@@ -37,6 +37,12 @@ class EventBus:
         self.feed = Broadcast[Event](buffer=feed_buffer)
         self._hubs: dict[int, Broadcast[Event]] = {}
         self._statuses: dict[int, RunnerStatus] = {}
+        self._observers: list[Callable[[int, Event], None]] = []
+
+    def observe(self, observer: Callable[[int, Event], None]) -> None:
+        """Call ``observer`` with every event delivered here, this process's and
+        (on a backplane) the other processes', before any watcher sees it."""
+        self._observers.append(observer)
 
     def hub(self, network_id: int) -> Broadcast[Event]:
         """The event hub of one network (created on first use)."""
@@ -53,6 +59,8 @@ class EventBus:
 
     def publish(self, network_id: int, event: Event) -> None:
         """Offer ``event`` to the network's hub and to the feed; remember its status."""
+        for observer in self._observers:
+            observer(network_id, event)
         self._statuses[network_id] = event.status
         self.hub(network_id).publish(event)
         self.feed.publish(event)

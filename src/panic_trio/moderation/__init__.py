@@ -1,10 +1,12 @@
 """Moderation for prompts from strangers: a blocklist, a prompt log, hidden outputs.
 
-:class:`Moderation` is a part of ``Panic`` (``panic.moderation``). Its
-blocklist is read from the database at every prompt (one indexed read; a
-change applies to the next prompt, in every process). Hiding an output marks
-its row, updates this process's :class:`Concealed` and publishes a
-``hidden`` event, so every open screen drops it at once.
+:class:`Moderation` is a part of ``Panic`` (``panic.moderation``). Each
+network's blocklist is read from the database and kept for five seconds (so a
+prompt to an idle runner stays one write): a change applies at once in this
+process and within five seconds in the others. Hiding an output marks its row
+and publishes a ``hidden`` event; every process's :class:`Concealed` learns it
+from that event (through the backplane on PostgreSQL), and every open screen
+drops the output at once.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from panic_trio.errors import (
     SpendingCapReached,
     StoreError,
 )
-from panic_trio.events import Publisher
+from panic_trio.events import EventBus
 from panic_trio.inputs import check_prompt
 from panic_trio.moderation.blocklist import MAX_PATTERNS, Blocklist, check_pattern
 from panic_trio.moderation.concealed import Concealed
@@ -72,10 +74,11 @@ def outcome_of(error: PanicError) -> Outcome:
 class Moderation:
     """A network's blocklist and prompt log, and hiding outputs from every screen."""
 
-    def __init__(self, store: Store, events: Publisher) -> None:
+    def __init__(self, store: Store, events: EventBus) -> None:
         self.store = store
         self.events = events
         self.concealed = Concealed()
+        events.observe(self._heard)  # hides made here and, on PostgreSQL, elsewhere
         # Each network's blocklist as read at a Trio time: a prompt to an idle
         # runner is one database write, and the blocklist adds no read to it.
         self._blocklists: dict[int, tuple[float, Blocklist]] = {}
@@ -210,13 +213,17 @@ class Moderation:
         """
         when = self.store.now() if hidden else None
         invocation = await self.store.write(queries.set_hidden, invocation_id, when)
-        self.concealed.mark(invocation, hidden=hidden)
         status = self.events.status(invocation.network_id)
         self.events.publish(
             invocation.network_id,
             Event(kind="hidden", invocation=invocation, status=status),
         )
         return invocation
+
+    def _heard(self, network_id: int, event: Event) -> None:
+        if event.kind == "hidden" and event.invocation is not None:
+            hidden = event.invocation.metadata.get("hidden") is True
+            self.concealed.mark(event.invocation, hidden=hidden)
 
     async def recent(self, network_id: int, limit: int) -> list[Invocation]:
         """The network's newest invocations, newest first, as stored (hidden ones marked)."""

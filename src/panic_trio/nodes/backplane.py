@@ -106,10 +106,6 @@ class Backplane(EventBus):
         except trio.WouldBlock:
             self.dropped += 1
 
-    def statuses(self) -> dict[int, RunnerStatus]:
-        """The latest status of every network heard of, here or elsewhere."""
-        return dict(self._statuses)
-
     def receive(self, message: dict[str, Any]) -> None:
         """A message on the events channel (from the listener): deliver it soon."""
         if message.get("from") == self.node:
