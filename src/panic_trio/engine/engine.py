@@ -67,7 +67,7 @@ class Engine:
         self._closing = False
         self._runs = runs
         self._ownership = ownership
-        self._claims = trio.Lock()  # one claim at a time: two prompts, one runner
+        self._claims: dict[int, trio.Lock] = {}  # per network: two prompts, one runner
 
     @property
     def prices(self) -> PriceTable:
@@ -192,11 +192,8 @@ class Engine:
     async def forget(self, network_id: int) -> None:
         """Stop a deleted network's run, drop its runner and end its request loop."""
         await self.stop_run(network_id, "network deleted")
-        runner = self._runners.pop(network_id, None)
-        if runner is not None:
-            runner.close()
-        if self._ownership is not None:
-            self._ownership.forget(network_id)
+        self._lost(network_id)
+        self._claims.pop(network_id, None)
         self._deps.events.forget(network_id)
 
     async def _hand(self, runner: NetworkRunner, request: Start | Stop) -> None:
@@ -217,7 +214,7 @@ class Engine:
         runner = self._runners.get(network_id)
         if runner is not None:
             return runner
-        async with self._claims:
+        async with self._claims.setdefault(network_id, trio.Lock()):
             runner = self._runners.get(network_id)
             if runner is not None:
                 return runner
@@ -243,7 +240,8 @@ class Engine:
         return runner
 
     def _lost(self, network_id: int) -> None:
-        """A runner's lease ran out (renewals failed): drop it; the lease expires."""
+        """Drop the network's runner and end its request loop: its lease ran out
+        (renewals failed; the lease expires) or the network was deleted."""
         runner = self._runners.pop(network_id, None)
         if runner is not None:
             runner.close()
