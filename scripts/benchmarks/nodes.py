@@ -1,7 +1,7 @@
 """Several processes on one PostgreSQL: what crossing processes costs, and what it gains.
 
 Real ``python -m panic_trio serve`` processes on a fresh database of the
-PostgreSQL at PANIC_BENCH_POSTGRES_URL (or PT_TEST_POSTGRES_URL); skipped
+PostgreSQL at PT_BENCH_POSTGRES_URL (or PT_TEST_POSTGRES_URL); skipped
 without one. Figures, each against its same-process limit in the same run:
 
 - event delivery (write of a completed step → a viewer's WebSocket), p50 and
@@ -279,9 +279,9 @@ async def failover(server: str, folder: Path, kills: int, lease: float) -> None:
 
 
 async def main(quick: bool) -> None:
-    server = os.environ.get("PANIC_BENCH_POSTGRES_URL") or os.environ.get("PT_TEST_POSTGRES_URL")
+    server = os.environ.get("PT_BENCH_POSTGRES_URL") or os.environ.get("PT_TEST_POSTGRES_URL")
     if not server:
-        print("nodes: skipped (set PANIC_BENCH_POSTGRES_URL to a PostgreSQL server)")
+        print("nodes: skipped (set PT_BENCH_POSTGRES_URL to a PostgreSQL server)")
         return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
