@@ -82,7 +82,13 @@ async def test_twenty_kills_while_archiving_leave_no_output_without_an_outcome(
                 while set(silent_before) & set(await trio.to_thread.run_sync(query, db, SILENT)):
                     await trio.sleep(0.02)
                 if i == ROUNDS:
-                    break  # the last start only has to finish what the kills left
+                    # The last start finishes what the kills left; the run is stopped
+                    # so that no new output completes between this check and the end.
+                    stop = await http.delete(f"/api/networks/{network}/runs/current")
+                    assert stop.status_code == 200, stop.text
+                    while await trio.to_thread.run_sync(query, db, SILENT):
+                        await trio.sleep(0.02)
+                    break
                 # The kill point: just after a new image or audio output completed.
                 while max(await trio.to_thread.run_sync(query, db, MEDIA_DONE), default=0) <= floor:
                     await trio.sleep(0.005)
