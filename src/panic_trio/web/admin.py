@@ -21,10 +21,9 @@ from quart import (
 from quart.typing import ResponseReturnValue
 
 from panic_trio.models import all_models
-from panic_trio.web.auth import current_user, login_required, signed_in_user
+from panic_trio.web.auth import admin_required, current_user
 from panic_trio.web.encoding import dumps
 from panic_trio.web.live import same_origin
-from panic_trio.web.pages import error_page
 from panic_trio.web.sockets import Session, open_socket
 from panic_trio.web.state import web_state
 
@@ -42,12 +41,9 @@ def _stopped_message(count: int) -> str:
 
 @bp.get("/admin/")
 @bp.get("/admin")
-@login_required
+@admin_required
 async def show() -> ResponseReturnValue:
     """Everything that runs, for admins."""
-    user = await signed_in_user()
-    if not user.admin:
-        return await error_page(403, "Admins only", "This page is for administrators.")
     panic = web_state().panic
     networks = await panic.list_networks(None)
     return await render_template(
@@ -65,12 +61,9 @@ async def show() -> ResponseReturnValue:
 
 
 @bp.post("/admin/stop-all")
-@login_required
+@admin_required
 async def stop_all() -> ResponseReturnValue:
     """Stop every run on every network."""
-    user = await signed_in_user()
-    if not user.admin:
-        return await error_page(403, "Admins only", "This page is for administrators.")
     if (await request.form).get("confirm") != "yes":  # the page asks "Are you sure?" first
         await flash("Nothing was stopped: confirm that you mean every run", "error")
         return redirect("/admin", 303)

@@ -28,6 +28,7 @@ from quart.typing import ResponseReturnValue
 
 from panic_trio.domain import Network, User
 from panic_trio.errors import NotFound
+from panic_trio.web.pages import error_page
 from panic_trio.web.ratelimit import whole_seconds
 from panic_trio.web.state import web_state
 
@@ -163,6 +164,40 @@ async def signed_in_user() -> User:
     user = await current_user()
     assert user is not None, "use @login_required"
     return user
+
+
+def admin_required(
+    view: Callable[P, Awaitable[ResponseReturnValue]],
+) -> Callable[P, Awaitable[ResponseReturnValue]]:
+    """Views for admins: others are sent to sign in first, or shown the 403 page."""
+
+    @wraps(view)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
+        user = await current_user()
+        if user is None:
+            return sign_in_redirect()
+        if not user.admin:
+            return await error_page(403, "Admins only", "This page is for administrators.")
+        return await view(*args, **kwargs)
+
+    return wrapper
+
+
+async def managed_user(user_id: int) -> User | None:
+    """User ``user_id`` if the visitor is that user or an admin (else ``None``: a 404).
+
+    The one check of every page that belongs to an account (its dashboard,
+    its token sets), so an owner and an admin are told apart in one place.
+    """
+    viewer = await signed_in_user()
+    if viewer.id == user_id:
+        return viewer
+    if not viewer.admin:
+        return None
+    try:
+        return await web_state().panic.get_user(user_id)
+    except NotFound:
+        return None
 
 
 def dashboard_url(user: User) -> str:

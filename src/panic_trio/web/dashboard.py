@@ -8,9 +8,15 @@ from quart import Blueprint, flash, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 
 from panic_trio.domain import User
-from panic_trio.errors import InvalidInput, NotFound, PlatformError
+from panic_trio.errors import InvalidInput, PlatformError
 from panic_trio.models.platform_records import checkable_tokens, token_labels
-from panic_trio.web.auth import current_user, login_required, signed_in_user, start_session
+from panic_trio.web.auth import (
+    current_user,
+    login_required,
+    managed_user,
+    signed_in_user,
+    start_session,
+)
 from panic_trio.web.pages import not_found
 from panic_trio.web.ratelimit import whole_seconds
 from panic_trio.web.render import catalog_json
@@ -19,19 +25,6 @@ from panic_trio.web.state import web_state
 DEFAULT_MODELS = "dummy-t2t"
 
 bp = Blueprint("dashboard", __name__)
-
-
-async def _owner(user_id: int) -> User | None:
-    """The dashboard's user if the visitor is that user or an admin."""
-    viewer = await signed_in_user()
-    if viewer.id == user_id:
-        return viewer
-    if not viewer.admin:
-        return None
-    try:
-        return await web_state().panic.get_user(user_id)
-    except NotFound:
-        return None
 
 
 def _editor_data(models: str) -> dict[str, Any]:
@@ -71,7 +64,7 @@ async def mine() -> ResponseReturnValue:
 @login_required
 async def show(user_id: int) -> ResponseReturnValue:
     """Networks, tokens and API keys of one user (yourself, or anyone for admins)."""
-    user = await _owner(user_id)
+    user = await managed_user(user_id)
     if user is None:
         return await not_found()
     return await _render(user)
@@ -81,7 +74,7 @@ async def show(user_id: int) -> ResponseReturnValue:
 @login_required
 async def create_network(user_id: int) -> ResponseReturnValue:
     """Create a network; its cycle is then built in the control panel's editor."""
-    user = await _owner(user_id)
+    user = await managed_user(user_id)
     if user is None:
         return await not_found()
     form = await request.form
@@ -116,7 +109,7 @@ async def create_network(user_id: int) -> ResponseReturnValue:
 @login_required
 async def set_tokens(user_id: int) -> ResponseReturnValue:
     """Set (or clear) platform tokens; blank fields leave a token as it is."""
-    user = await _owner(user_id)
+    user = await managed_user(user_id)
     if user is None:
         return await not_found()
     form = await request.form
@@ -137,7 +130,7 @@ async def set_tokens(user_id: int) -> ResponseReturnValue:
 @login_required
 async def test_token(user_id: int, name: str) -> ResponseReturnValue:
     """Ask the provider whether the stored token works (one free authenticated call)."""
-    user = await _owner(user_id)
+    user = await managed_user(user_id)
     if user is None or name not in checkable_tokens():
         return await not_found()
     label = token_labels()[name]
@@ -154,7 +147,7 @@ async def test_token(user_id: int, name: str) -> ResponseReturnValue:
 @login_required
 async def create_api_key(user_id: int) -> ResponseReturnValue:
     """Create a personal API key and show it this once (only its hash is kept)."""
-    user = await _owner(user_id)
+    user = await managed_user(user_id)
     viewer = await current_user()
     if user is None or viewer is None or viewer.id != user.id:
         return await not_found()
@@ -196,7 +189,7 @@ async def change_password(user_id: int) -> ResponseReturnValue:
 @login_required
 async def revoke_api_key(user_id: int, key_id: int) -> ResponseReturnValue:
     """Revoke one of your API keys."""
-    user = await _owner(user_id)
+    user = await managed_user(user_id)
     if user is None:
         return await not_found()
     revoked = await web_state().panic.revoke_api_key(user.id, key_id)

@@ -18,25 +18,12 @@ from quart.typing import ResponseReturnValue
 from panic_trio.domain import User
 from panic_trio.errors import InvalidInput, NotFound
 from panic_trio.models.platform_records import token_labels
-from panic_trio.web.auth import login_required, signed_in_user
+from panic_trio.web.auth import login_required, managed_user
 from panic_trio.web.networks import managed
 from panic_trio.web.pages import not_found
 from panic_trio.web.state import web_state
 
 bp = Blueprint("token_sets", __name__)
-
-
-async def _user(user_id: int) -> User | None:
-    """The page's user if the visitor is that user or an admin (else ``None``: a 404)."""
-    viewer = await signed_in_user()
-    if viewer.id == user_id:
-        return viewer
-    if not viewer.admin:
-        return None
-    try:
-        return await web_state().panic.get_user(user_id)
-    except NotFound:
-        return None
 
 
 async def _render(user: User, *, status_code: int = 200, **extra: Any) -> tuple[str, int]:
@@ -73,7 +60,7 @@ def _set_id(raw: str | None) -> int | None:
 @login_required
 async def index(user_id: int) -> ResponseReturnValue:
     """The user's sets and those shared with them, and each network's choice."""
-    user = await _user(user_id)
+    user = await managed_user(user_id)
     if user is None:
         return await not_found()
     return await _render(user)
@@ -83,7 +70,7 @@ async def index(user_id: int) -> ResponseReturnValue:
 @login_required
 async def create(user_id: int) -> ResponseReturnValue:
     """A new, empty set."""
-    user = await _user(user_id)
+    user = await managed_user(user_id)
     if user is None:
         return await not_found()
     name = (await request.form).get("name", "")
@@ -99,7 +86,7 @@ async def create(user_id: int) -> ResponseReturnValue:
 @login_required
 async def set_tokens(user_id: int, set_id: int) -> ResponseReturnValue:
     """Set or clear the set's tokens; blank fields leave a token as it is."""
-    user = await _user(user_id)
+    user = await managed_user(user_id)
     if user is None:
         return await not_found()
     form = await request.form
@@ -124,7 +111,7 @@ async def set_tokens(user_id: int, set_id: int) -> ResponseReturnValue:
 @login_required
 async def rename(user_id: int, set_id: int) -> ResponseReturnValue:
     """Rename one of the user's sets."""
-    user = await _user(user_id)
+    user = await managed_user(user_id)
     if user is None:
         return await not_found()
     try:
@@ -143,7 +130,7 @@ async def rename(user_id: int, set_id: int) -> ResponseReturnValue:
 @login_required
 async def share(user_id: int, set_id: int) -> ResponseReturnValue:
     """Share one of the user's sets with another account, by its email."""
-    user = await _user(user_id)
+    user = await managed_user(user_id)
     if user is None:
         return await not_found()
     email = (await request.form).get("email", "")
@@ -161,7 +148,7 @@ async def share(user_id: int, set_id: int) -> ResponseReturnValue:
 @login_required
 async def unshare(user_id: int, set_id: int, member_id: int) -> ResponseReturnValue:
     """End a share: the owner removes a member, or a member leaves."""
-    user = await _user(user_id)
+    user = await managed_user(user_id)
     if user is None:
         return await not_found()
     try:
@@ -177,7 +164,7 @@ async def unshare(user_id: int, set_id: int, member_id: int) -> ResponseReturnVa
 @login_required
 async def delete(user_id: int, set_id: int) -> ResponseReturnValue:
     """Delete one of the user's sets (``confirm=yes``); networks using it go back to defaults."""
-    user = await _user(user_id)
+    user = await managed_user(user_id)
     if user is None:
         return await not_found()
     if (await request.form).get("confirm") != "yes":

@@ -14,18 +14,11 @@ from quart import Blueprint, flash, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 
 from panic_trio.errors import InvalidInput, NotFound
-from panic_trio.web.auth import login_required, signed_in_user
-from panic_trio.web.pages import error_page, not_found
+from panic_trio.web.auth import admin_required, signed_in_user
+from panic_trio.web.pages import not_found
 from panic_trio.web.state import web_state
 
 bp = Blueprint("users", __name__)
-
-
-async def _refused() -> ResponseReturnValue | None:
-    """The 403 page for anyone but an admin, else ``None``."""
-    if (await signed_in_user()).admin:
-        return None
-    return await error_page(403, "Admins only", "This page is for administrators.")
 
 
 async def _render(*, status_code: int = 200, **extra: Any) -> tuple[str, int]:
@@ -42,18 +35,16 @@ async def _render(*, status_code: int = 200, **extra: Any) -> tuple[str, int]:
 
 
 @bp.get("/admin/users")
-@login_required
+@admin_required
 async def index() -> ResponseReturnValue:
     """Every account: email, admin or not, how many networks."""
-    return await _refused() or await _render()
+    return await _render()
 
 
 @bp.post("/admin/users")
-@login_required
+@admin_required
 async def create() -> ResponseReturnValue:
     """Create an account (the admin hands the password over themselves)."""
-    if refused := await _refused():
-        return refused
     form = await request.form
     email = (form.get("email") or "").strip()
     admin = form.get("admin") == "on"
@@ -67,11 +58,9 @@ async def create() -> ResponseReturnValue:
 
 
 @bp.post("/admin/users/<id:user_id>/password")
-@login_required
+@admin_required
 async def reset_password(user_id: int) -> ResponseReturnValue:
     """Set someone else's password; every session of theirs ends."""
-    if refused := await _refused():
-        return refused
     if user_id == (await signed_in_user()).id:
         message = "Change your own password on your dashboard (it asks for the current one)."
         return await _render(status_code=422, row_error=(user_id, message))
@@ -87,11 +76,9 @@ async def reset_password(user_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/admin/users/<id:user_id>/admin")
-@login_required
+@admin_required
 async def set_admin(user_id: int) -> ResponseReturnValue:
     """Grant (``admin=yes``) or revoke (``admin=no``) admin rights; the last admin keeps theirs."""
-    if refused := await _refused():
-        return refused
     wanted = (await request.form).get("admin")
     if wanted not in ("yes", "no"):
         return await _render(status_code=422, row_error=(user_id, "admin must be yes or no"))
