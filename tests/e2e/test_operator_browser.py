@@ -354,6 +354,8 @@ def test_the_phone_remote_starts_stops_and_shows_the_screens(
 ) -> None:
     stop(live, live.network_id)
     sign_in(phone, live, "owner@example.org")
+    sockets: list[str] = []
+    phone.on("websocket", lambda socket: sockets.append(socket.url))
     phone.locator("#nav-remote").click()
     card = phone.locator(f"#remote-{live.network_id}")
     expect(phone.locator(f"#remote-{live.bare_id}")).to_be_visible()  # every network
@@ -364,6 +366,7 @@ def test_the_phone_remote_starts_stops_and_shows_the_screens(
     expect(wall).to_have_text("0 connected")
 
     expect(card).to_have_attribute("data-live", "true")  # its script runs and its socket is open
+    assert any(url.endswith(f"/ws/networks/{live.network_id}?v=2") for url in sockets), sockets
     card.get_by_label("Prompt for Night loop").fill("a kite over the dunes")
     card.get_by_role("button", name="Start").click()
     expect(card.locator('[data-remote="message"]')).to_have_text("Started: a kite over the dunes")

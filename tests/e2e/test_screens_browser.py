@@ -338,9 +338,12 @@ def test_a_signed_in_kiosk_types_prompts_on_the_grid_screen(
 ) -> None:
     kiosk = open_page(browser, viewport)
     sign_in(kiosk, room)
+    sockets: list[str] = []
+    kiosk.on("websocket", lambda socket: sockets.append(socket.url))
     kiosk.goto(f"{room.url}/i/{room.display_id}/wall")
     prompt = kiosk.get_by_label("Prompt")
     expect(prompt).to_be_enabled()  # the live socket is open
+    assert any(url.endswith(f"/ws/networks/{room.network_id}?v=2") for url in sockets), sockets
     expect(kiosk.locator("#attract")).to_contain_text("type above, or scan to prompt")
     expect(prompt).to_be_in_viewport()
     words = f"a paper boat on the {size}"

@@ -2,12 +2,12 @@
 // owner or an admin): the same terminal as the terminal page, over the
 // network's live socket, with the lockout countdown; the screen itself keeps
 // drawing from its display socket.
-import { clockOffset, connect } from "./live.js";
+import { clockOffset, connectNetwork } from "./live.js";
 import { setupTerminal } from "./terminal.js";
 
 export function setupKiosk(form, data) {
   const terminal = setupTerminal(form, data, clockOffset(data));
-  terminal.attach(connect(`/ws/networks/${data.network_id}`, {
+  terminal.attach(connectNetwork(data.network_id, {
     onOpen: () => terminal.opened(),
     onClose: () => terminal.closed(),
     onMessage: (message) => {

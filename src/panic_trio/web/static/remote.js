@@ -1,6 +1,6 @@
 // The phone remote: each network's live status, Start and Stop, and its screens.
 // It listens on the sockets the control panel and installation pages use.
-import { clockOffset, connect, csrfToken, pageData, secondsUntil } from "./live.js";
+import { clockOffset, connect, connectNetwork, csrfToken, pageData, secondsUntil } from "./live.js";
 import { runAge } from "./status.js";
 
 const data = pageData();
@@ -33,7 +33,7 @@ function setupNetwork(section, initial) {
     go.textContent = wait > 0 ? `Start in ${wait} s` : "Start";
   }
 
-  const live = connect(`/ws/networks/${initial.id}`, {
+  const live = connectNetwork(initial.id, {
     onOpen: () => { connected = true; section.dataset.live = "true"; render(); },
     onClose: () => { connected = false; section.dataset.live = "false"; render(); },
     onMessage: (frame) => {
