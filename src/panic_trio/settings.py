@@ -155,6 +155,8 @@ class Settings:
     max_sockets_per_client: int = 200
     max_requests_per_client: int = 100
     body_timeout: float = 60.0
+    # Behind a reverse proxy: how many proxies' X-Forwarded-For/-Proto to believe (0: none).
+    proxy_hops: int = 0
     # Several processes on one PostgreSQL (docs/operations.md): who we are, how long a lease lasts.
     node_name: str | None = None
     lease_seconds: float = 10.0
@@ -175,6 +177,8 @@ class Settings:
         for name in ("max_sockets_per_client", "max_requests_per_client"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if not 0 <= self.proxy_hops <= 10:
+            raise ConfigError(f"proxy_hops must be between 0 and 10, not {self.proxy_hops}")
         if not (self.body_timeout > 0 and math.isfinite(self.body_timeout)):
             raise ConfigError(f"body_timeout must be a finite number > 0, not {self.body_timeout}")
         for name in ("dummy_delay", "invoke_timeout", "shutdown_timeout"):
@@ -327,6 +331,7 @@ _PARSERS: Final[dict[str, Callable[[str], object]]] = {
     "max_sockets_per_client": _parse_int,
     "max_requests_per_client": _parse_int,
     "body_timeout": _parse_number,
+    "proxy_hops": _parse_int,
     "node_name": _optional,
     "lease_seconds": _parse_number,
 }

@@ -44,6 +44,7 @@ from panic_trio.web import (
     users,
 )
 from panic_trio.web.files import PanicResponse
+from panic_trio.web.forwarded import Forwarded
 from panic_trio.web.limits import ClientLimits
 from panic_trio.web.ratelimit import InFlight, RateLimiter
 from panic_trio.web.reloads import reload_url
@@ -204,6 +205,9 @@ def create_app(
         sockets=settings.max_sockets_per_client,
         requests=settings.max_requests_per_client,
     )
+    if settings.proxy_hops:  # outermost, so the caps and every page see the visitor's address
+        forwarded = Forwarded(app.asgi_app, hops=settings.proxy_hops)
+        app.asgi_app = forwarded  # type: ignore[method-assign,assignment]
     app.register_error_handler(PanicError, refusals.answer_refusal)
     app.register_error_handler(408, body_too_slow)
     app.register_error_handler(404, pages.not_found)
