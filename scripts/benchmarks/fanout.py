@@ -12,7 +12,10 @@ same viewers' code; its ``completed`` frame carries the time it was made.
 
 Also: frames and bytes per step per viewer, and the serve process's memory
 per idle viewer (RSS with the viewers connected, minus without, over their
-number). ``--profile`` runs the serve process under pyinstrument.
+number). ``--profile`` runs the serve process under pyinstrument;
+``--probe DIR`` records, per round, its GC pauses, loop lag and long task
+steps beside each step's first and last arrival (``FANOUT_UNSETTLED=1``
+with it: the serve process without ``settle_heap``, as before that change).
 
     .venv/bin/python scripts/benchmarks/fanout.py [--viewers 500 1000] [--rounds 3]
 """
@@ -71,6 +74,7 @@ async def viewers(url: str, count: int, seconds: float) -> None:
     sizes: list[int] = []
     completed = 0
     connected = 0
+    steps: dict[str, list[float]] = {}  # a step's stamp: first and last arrival, count
     ready = trio.Event()
     handshakes = trio.Semaphore(50)  # a listen backlog of 100 drops a thousand SYNs at once
 
@@ -108,6 +112,10 @@ async def viewers(url: str, count: int, seconds: float) -> None:
                 completed += 1
                 stamp = datetime.fromisoformat(invocation["updated_at"]).timestamp()
                 latencies.append(arrived - stamp)
+                spread = steps.setdefault(invocation["updated_at"], [arrived, arrived, 0])
+                spread[0] = min(spread[0], arrived)
+                spread[1] = max(spread[1], arrived)
+                spread[2] += 1
 
     async with trio.open_nursery() as nursery:
         for _ in range(count):
@@ -123,6 +131,7 @@ async def viewers(url: str, count: int, seconds: float) -> None:
         "bytes": size,
         "completed": completed,
         "median_frame": statistics.median(sizes) if sizes else 0,
+        "steps": steps,
     }
     print(json.dumps(result), flush=True)
 
@@ -167,6 +176,77 @@ async def bare(port: int, count: int, per_step: int, frame_size: int, step: floa
                         queue.send_nowait(text)
             n += 1
             await trio.sleep_until(began + n * step)
+
+
+# The serve process, probed (--probe) -----------------------------------------
+
+
+def probed_serve(out: Path) -> int:
+    """``panic-trio serve`` with its GC pauses, loop lag and long task steps recorded in ``out``.
+
+    Wall-clock times, so they line up with the rows' ``updated_at`` and the
+    viewers' arrivals.
+    """
+    import gc
+
+    from panic_trio.cli import main as cli
+
+    pauses: list[tuple[float, float, int, int]] = []  # began, ms, generation, collected
+    lags: list[tuple[float, float]] = []  # woke, ms late (a 1 ms sleep)
+    long_steps: list[tuple[float, float, str]] = []  # began, ms, task (steps over 2 ms)
+    began = [0.0, 0.0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            began[:] = [time.time(), time.perf_counter()]
+        else:
+            ms = (time.perf_counter() - began[1]) * 1000
+            pauses.append((began[0], ms, info["generation"], info["collected"]))
+
+    class Steps(trio.abc.Instrument):
+        started = 0.0
+
+        def before_task_step(self, task: trio.lowlevel.Task) -> None:
+            self.started = time.perf_counter()
+
+        def after_task_step(self, task: trio.lowlevel.Task) -> None:
+            ms = (time.perf_counter() - self.started) * 1000
+            if ms > 2:
+                long_steps.append((time.time() - ms / 1000, ms, task.name))
+
+    original = trio.run
+
+    def run(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        async def probed() -> Any:
+            async with trio.open_nursery() as nursery:
+
+                async def lag() -> None:
+                    while True:
+                        before = trio.current_time()
+                        await trio.sleep(0.001)
+                        late = trio.current_time() - before - 0.001
+                        lags.append((time.time(), late * 1000))
+
+                nursery.start_soon(lag)
+                result = await fn(*args)
+                nursery.cancel_scope.cancel()
+            return result
+
+        return original(probed, instruments=[Steps()], **kwargs)
+
+    if os.environ.get("FANOUT_UNSETTLED"):  # as before the heap was settled
+        from panic_trio.cli import serve
+
+        serve.settle_heap = lambda: None
+    gc.callbacks.append(on_gc)
+    trio.run = run  # type: ignore[assignment]
+    try:
+        return cli(["serve"])
+    finally:
+        heap = {"frozen": gc.get_freeze_count(), "threshold": gc.get_threshold()}
+        out.write_text(
+            json.dumps({"gc": pauses, "lags": lags, "long_steps": long_steps, "heap": heap})
+        )
 
 
 # The orchestra --------------------------------------------------------------
@@ -231,7 +311,11 @@ async def read_results(process: trio.Process) -> dict[str, Any]:
 
 
 async def app_round(
-    count: int, seconds: float, profile: Path | None, query: str = "?v=2"
+    count: int,
+    seconds: float,
+    profile: Path | None,
+    query: str = "?v=2",
+    probe: Path | None = None,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -242,6 +326,8 @@ async def app_round(
         command = [sys.executable, "-m", "panic_trio", "serve"]
         if profile is not None:
             command[1:1] = ["-m", "pyinstrument", "-r", "text", "-o", str(profile)]
+        if probe is not None:
+            command = [sys.executable, __file__, "serve-probed", str(probe)]
         server = await trio.lowlevel.open_process(command, env=full_env, cwd=ROOT)
         base = f"http://127.0.0.1:{port}"
         try:
@@ -273,7 +359,14 @@ async def app_round(
                 await server.wait()
             server.kill()
     result["kib_per_idle_viewer"] = (with_viewers - idle) / count
+    if probe is not None:
+        add_steps(probe, result["steps"])
     return result
+
+
+def add_steps(probe: Path, steps: dict[str, list[float]]) -> None:
+    """The viewers' arrivals per step, beside the serve process's probe."""
+    probe.write_text(json.dumps(json.loads(probe.read_text()) | {"steps": steps}))
 
 
 async def bare_round(
@@ -304,6 +397,22 @@ async def bare_round(
     return result
 
 
+def probe_summary(path: Path) -> dict[str, Any]:
+    """While the run stepped: full collections (count, longest), all GC time, loop lag p99."""
+    probe = json.loads(path.read_text())
+    stamps = sorted(datetime.fromisoformat(k).timestamp() for k in probe["steps"])
+    first, last = stamps[0], stamps[-1]
+    pauses = [p for p in probe["gc"] if first <= p[0] <= last]
+    full = [p[1] for p in pauses if p[2] == 2]
+    lags = [lag[1] for lag in probe["lags"] if first <= lag[0] <= last]
+    return {
+        "full_gcs": len(full),
+        "longest_full_gc_ms": round(max(full, default=0), 1),
+        "gc_ms_per_s": round(sum(p[1] for p in pauses) / max(last - first, 1e-9), 1),
+        "loop_lag_p99_ms": round(percentile(lags, 0.99), 1) if lags else None,
+    }
+
+
 def summary(result: dict[str, Any], count: int, seconds: float) -> dict[str, Any]:
     steps = result["completed"] / count
     return {
@@ -317,16 +426,19 @@ def summary(result: dict[str, Any], count: int, seconds: float) -> dict[str, Any
 
 
 async def measure(
-    counts: list[int], rounds: int, seconds: float, profile: Path | None
+    counts: list[int], rounds: int, seconds: float, profile: Path | None, probe: Path | None
 ) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for count in counts:
         ratios: list[tuple[float, float]] = []
         runs = []
         for number in range(rounds):
-            app = await app_round(count, seconds, profile if number == 0 else None)
+            probed = None if probe is None else probe / f"probe-{count}-{number + 1}.json"
+            app = await app_round(count, seconds, profile if number == 0 else None, probe=probed)
             shown = summary(app, count, seconds)
             shown["kib_per_idle_viewer"] = round(app["kib_per_idle_viewer"], 1)
+            if probed is not None:
+                shown |= probe_summary(probed)
             step = seconds / max(app["completed"] / count, 1)
             per_step = max(1, round(app["frames"] / max(app["completed"], 1)))
             plain = summary(
@@ -361,6 +473,8 @@ def main() -> None:
         port, count, per_step, size = (int(v) for v in sys.argv[2:6])
         trio.run(bare, port, count, per_step, size, float(sys.argv[6]))
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "serve-probed":
+        sys.exit(probed_serve(Path(sys.argv[2])))
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--viewers", type=int, nargs="+", default=[500, 1000])
     parser.add_argument("--rounds", type=int, default=3)
@@ -369,9 +483,15 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=Path, help="pyinstrument text report of the first round's server"
     )
+    parser.add_argument(
+        "--probe",
+        type=Path,
+        help="a folder: the serve process's GC pauses, loop lag and long task steps, per round",
+    )
     args = parser.parse_args()
     rounds, seconds = (1, 5.0) if args.quick else (args.rounds, args.seconds)
-    print(json.dumps(trio.run(measure, args.viewers, rounds, seconds, args.profile), indent=2))
+    results = trio.run(measure, args.viewers, rounds, seconds, args.profile, args.probe)
+    print(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import Any
+import gc
+from functools import partial
+from typing import Any, Final
+
+import trio
 
 from panic_trio.settings import Settings
+
+# Young-generation threshold: CPython's 700 collects so often under fan-out
+# that the frames in flight at each collection are promoted, and a full
+# collection of the whole heap (100 to 200 ms with 500 viewers) follows about
+# once a second, reclaiming nothing (docs/benchmarks.md).
+YOUNG_THRESHOLD: Final = 10_000
 
 
 def register(subparsers: Any) -> None:
@@ -32,5 +42,23 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.port is not None:
         overrides["port"] = args.port
     settings = dataclasses.replace(settings, **overrides)
-    await app.serve(settings, demo=args.demo)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(partial(app.serve, settings, demo=args.demo))
+        settle_heap()
     return 0
+
+
+def settle_heap() -> None:
+    """Once started: keep the start-up objects out of every later full collection, and
+    collect the young generation less often.
+
+    The modules, the app and the engine are most of a fresh server's heap and
+    live as long as it; frozen, they are no longer traversed by the cyclic
+    collector, whose full collections stall every socket at once. Done here,
+    in the process's own entry point, not in :func:`panic_trio.app.serve`,
+    which tests embed in their own process.
+    """
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, middle, old)
