@@ -68,14 +68,29 @@ class Nginx:
     url: str
     folder: Path
     process: trio.Process
+    marks: int = 0
 
-    def served(self) -> list[tuple[str, str, int, str]]:
-        """``(method, uri, status, upstream addresses)`` of each request, in order."""
-        rows = []
-        for line in (self.folder / "access.log").read_text().splitlines():
-            method, uri, status, upstream = line.split(" ", 3)
-            rows.append((method, uri, int(status), upstream))
-        return rows
+    async def served(self) -> list[tuple[str, str, int, str]]:
+        """``(method, uri, status, upstream addresses)`` of each request, in order.
+
+        nginx logs a request after it has sent the response, so the client can
+        read the log before the line is there. A marker request goes last, and
+        its line is awaited: the one worker logs each request before it reads
+        the next, so every request answered before the marker is logged by then.
+        """
+        self.marks += 1
+        marker = f"/healthz?logged={self.marks}"
+        async with httpx.AsyncClient() as http:
+            await http.get(f"{self.url}{marker}")
+        with trio.fail_after(5):
+            while True:
+                rows = []
+                for line in (self.folder / "access.log").read_text().splitlines():
+                    method, uri, status, upstream = line.split(" ", 3)
+                    rows.append((method, uri, int(status), upstream))
+                if any(uri == marker for _, uri, _, _ in rows):
+                    return [row for row in rows if not row[1].startswith("/healthz?logged=")]
+                await trio.sleep(0.02)
 
     def errors(self) -> str:
         return (self.folder / "error.log").read_text(errors="replace")

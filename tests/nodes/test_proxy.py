@@ -125,9 +125,9 @@ async def sockets_served(nginx: Nginx, path: str, times: int) -> None:
                 assert json.loads(await ws.get_message())["type"] == "status"
 
 
-def no_server_errors(nginx: Nginx) -> list[tuple[str, str, int, str]]:
+async def no_server_errors(nginx: Nginx) -> list[tuple[str, str, int, str]]:
     """Every request nginx answered, after checking none got a 5xx."""
-    served = nginx.served()
+    served = await nginx.served()
     assert [row for row in served if row[2] >= 500] == [], nginx.errors()[-2000:]
     return served
 
@@ -164,7 +164,7 @@ async def test_visitors_prompt_and_watch_through_nginx_and_a_killed_process_is_p
             assert sent.status_code == 303, sent.text
             assert "Started: go" in (await phone.get(sent.headers["location"])).text
 
-        served = no_server_errors(nginx)
+        served = await no_server_errors(nginx)
         signed_in = [row[3] for row in served if row[1] == f"/networks/{net}"]
         assert len(set(signed_in)) == 2, served  # the session held on both processes
         form_pages = [row[3] for row in served if row[1].startswith(f"/networks/{net}/terminal")]
@@ -198,7 +198,7 @@ async def test_visitors_prompt_and_watch_through_nginx_and_a_killed_process_is_p
         assert min(viewer.by(survivor)) > max(viewer.by(owner_name))
     await stop_through(nginx, cluster)
     await assert_run_sound(cluster)
-    no_server_errors(nginx)
+    await no_server_errors(nginx)
 
 
 async def stop_through(nginx: Nginx, cluster: Cluster) -> None:
@@ -271,7 +271,7 @@ async def test_draining_a_process_behind_nginx_moves_its_run_and_drops_no_reques
     assert cut.closed == [1001]  # told "going away", not dropped
     await stop_through(nginx, cluster)
     await assert_run_sound(cluster)
-    no_server_errors(nginx)
+    await no_server_errors(nginx)
 
 
 def _span(times: list[float]) -> float:
