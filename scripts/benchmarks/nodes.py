@@ -9,7 +9,9 @@ without one. Figures, each against its same-process limit in the same run:
 - prompt → 201 (the genesis written, its call starting), median, sent to the
   owner against sent to another process (forwarded over NOTIFY);
 - steps per second of 200 networks with instant dummy models on 1, 2 and 3
-  processes (prompts spread over the processes, so each runs about a third);
+  processes (prompts spread over the processes, so each runs about a third),
+  with the networks per process, the leases lost (``lease not renewed`` in
+  the processes' logs) and the networks that changed owner;
 - failover: SIGKILL the owner ten times, time until another process writes
   the run's next row, median and max, against the lease time.
 Run with scripts/bench; the processes and this client share the machine.
@@ -70,6 +72,7 @@ class Cluster:
         self.env = env
         self.nodes: dict[str, tuple[trio.Process, str]] = {}
         self.keys: list[str] = []
+        self.logs: list[Path] = []
         self._turn = 0
 
     async def seed(self, networks: int, models: list[str]) -> list[int]:
@@ -105,11 +108,15 @@ class Cluster:
             "PANIC_MAX_SOCKETS_PER_CLIENT": "100000",
             **self.env,
         }
-        process = await trio.lowlevel.open_process(
-            [sys.executable, "-m", "panic_trio", "serve"], env=env,
-        )  # fmt: skip
+        self.folder.mkdir(parents=True, exist_ok=True)
+        log = self.folder / f"{name}.log"
+        with log.open("ab") as stderr:
+            process = await trio.lowlevel.open_process(
+                [sys.executable, "-m", "panic_trio", "serve"], env=env, stderr=stderr,
+            )  # fmt: skip
         base = f"http://127.0.0.1:{port}"
         self.nodes[name] = (process, base)
+        self.logs.append(log)
         async with httpx.AsyncClient() as http:
             with trio.fail_after(120):
                 while True:
@@ -125,6 +132,10 @@ class Cluster:
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
                 await process.wait()
+
+    def count_in_logs(self, text: str) -> int:
+        """How many lines of the processes' logs say ``text``."""
+        return sum(log.read_text(errors="replace").count(text) for log in self.logs)
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> Any:
         engine = sqlalchemy.create_engine(self.url)
@@ -223,9 +234,14 @@ async def throughput(server: str, folder: Path, processes: int, seconds: float) 
             "SELECT count(*) FROM (SELECT network_id, run_number, sequence_number FROM invocations"
             " GROUP BY 1, 2, 3 HAVING count(*) > 1) d",
         )
+        moved = await trio.to_thread.run_sync(
+            cluster.query, "SELECT count(*) FROM runner_leases WHERE epoch > 1"
+        )
         print(
             f"200 networks on {processes} process(es): {rate:.0f} steps/s; networks per process "
-            f"{dict((o, c) for o, c in owners)}; duplicated steps {dupes[0][0]}"
+            f"{dict((o, c) for o, c in owners)}; duplicated steps {dupes[0][0]}; leases lost "
+            f"{cluster.count_in_logs('lease not renewed')}; networks that changed owner "
+            f"{moved[0][0]}; slow renewal rounds {cluster.count_in_logs('lease renewal slow')}"
         )
     finally:
         await cluster.stop()

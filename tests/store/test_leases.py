@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 import sqlalchemy
+from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError
 
 from panic_trio.domain import Fence
 from panic_trio.errors import LeaseLost
 from panic_trio.store import leases
-from panic_trio.store.store import open_store
+from panic_trio.store.store import Store, open_store
 from tests.conftest import POSTGRES_URL, fresh_postgres_database
 
 pytestmark = pytest.mark.postgres
@@ -63,3 +68,56 @@ async def test_a_write_with_a_stale_epoch_writes_nothing(postgres_url: str) -> N
         with store.engine.connect() as conn:
             count = conn.execute(sqlalchemy.text("SELECT count(*) FROM invocations")).scalar()
         assert count == 2
+
+
+@contextmanager
+def transaction(store: Store) -> Iterator[Connection]:
+    """A transaction of its own that gives up on a row lock after 0.5 s (instead of waiting)."""
+    with store.engine.connect() as conn, conn.begin():
+        conn.execute(sqlalchemy.text("SET LOCAL lock_timeout = '500ms'"))
+        yield conn
+
+
+def _write(conn: Connection) -> str:
+    return "written"
+
+
+async def test_renewals_claims_and_run_writes_never_wait_for_each_other(
+    postgres_url: str,
+) -> None:
+    async with open_store(postgres_url) as store:
+        user = await store.create_user("r@example.org", "hash", False)
+        net = await store.create_network(user.id, "n", "", ["dummy-t2t"], 30)
+        fence = await store.write(leases.take, net.id, "a", 10.0)
+        assert isinstance(fence, Fence)
+        with transaction(store) as writing:  # a run write in flight holds its fence
+            assert leases.fenced(writing, fence, _write) == "written"
+            with transaction(store) as renewing:  # the renewal does not wait for it...
+                assert leases.renew(renewing, "a", [fence], 10.0) == {net.id}
+                with transaction(store) as later:  # ...nor a write for the renewal
+                    assert leases.fenced(later, fence, _write) == "written"
+            with transaction(store) as claiming:  # another process's claim touches nothing
+                held = leases.take(claiming, net.id, "b", 10.0)
+                assert isinstance(held, leases.Holder)
+                assert held.owner == "a"
+
+
+async def test_a_takeover_waits_for_the_write_in_flight_and_then_refuses_it(
+    postgres_url: str,
+) -> None:
+    async with open_store(postgres_url) as store:
+        user = await store.create_user("t@example.org", "hash", False)
+        net = await store.create_network(user.id, "n", "", ["dummy-t2t"], 30)
+        old = await store.write(leases.take, net.id, "a", 10.0)
+        assert isinstance(old, Fence)
+        with transaction(store) as writing:
+            assert leases.fenced(writing, old, _write) == "written"
+            with transaction(store) as releasing:  # expired now, without waiting
+                assert leases.release(releasing, "a", [old]) == 1
+            timeout = pytest.raises(OperationalError, match="lock timeout")
+            with timeout, transaction(store) as taking:  # waits for the write in flight
+                leases.take(taking, net.id, "b", 10.0)
+        new = await store.write(leases.take, net.id, "b", 10.0)
+        assert new == Fence(net.id, 2)
+        with transaction(store) as late, pytest.raises(LeaseLost):
+            leases.fenced(late, old, _write)

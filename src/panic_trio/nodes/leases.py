@@ -2,7 +2,8 @@
 
 A process runs a network only while it holds the network's lease (see
 :mod:`panic_trio.store.leases`). The keeper renews every held lease each
-third of ``PANIC_LEASE_SECONDS`` and tells the engine until when its runs may
+third of ``PANIC_LEASE_SECONDS`` (on its own database thread, logging a slow
+round) and tells the engine until when its runs may
 go on: a run is cancelled at that deadline, a fifth of the lease before the
 lease can expire in the database, so a process cut off from the database
 stops calling models before another may start. Twice a second it looks for
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 SCAN_SECONDS: Final = 0.5  # how soon a released or expired network is adopted
 MARGIN: Final = 0.2  # of the lease: runs end this much before it can expire
+SLOW: Final = 1 / 6  # of the lease: a renewal round this late or long is logged
 
 
 class Leases:
@@ -134,8 +136,18 @@ class Leases:
     async def _keep_renewing(self, keeper: Keeper) -> None:
         """Renewals on their own task: adopting many orphans must never delay them."""
         while True:
-            await trio.sleep(self._seconds / 3)
+            due = trio.current_time() + self._seconds / 3
+            await trio.sleep_until(due)
+            woke = trio.current_time()
             await self._renew(keeper)
+            took = trio.current_time() - woke
+            if woke - due + took > self._seconds * SLOW:
+                logger.warning(
+                    "lease renewal slow: woke %.2f s late, took %.2f s (%s leases)",
+                    woke - due,
+                    took,
+                    len(self._held),
+                )
 
     async def _keep_adopting(self, keeper: Keeper) -> None:
         while True:
@@ -146,7 +158,7 @@ class Leases:
         asked_at = trio.current_time()
         held = list(self._held.values())
         try:
-            kept = await self._store.control_write(
+            kept = await self._store.renewal_write(
                 lease_queries.renew, self.node, held, self._seconds
             )
         except StoreError as exc:

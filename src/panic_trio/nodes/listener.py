@@ -31,7 +31,7 @@ from panic_trio.errors import StoreError
 logger = logging.getLogger(__name__)
 
 PART_CHARS: Final = 1500  # at most 6,000 bytes of UTF-8 per part: under NOTIFY's limit
-BUFFER: Final = 1024
+BUFFER: Final = 64  # batches of messages waiting for Trio (each is one read's worth)
 POLL_SECONDS: Final = 0.5  # how often the thread looks up from waiting (to stop)
 RECONNECT_SECONDS: Final = 1.0
 
@@ -97,7 +97,7 @@ class Listener:
         self._conninfo = url.render_as_string(hide_password=False)
         self._handlers = handlers
         self._limiter = trio.CapacityLimiter(1)  # "pg-listen": one thread, one connection
-        self._send, self._receive = trio.open_memory_channel[tuple[str, str]](BUFFER)
+        self._send, self._receive = trio.open_memory_channel[list[tuple[str, str]]](BUFFER)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Listen until cancelled; ready once the first LISTEN is in place."""
@@ -134,10 +134,15 @@ class Listener:
                     conn.execute(f"LISTEN {name}")
                 trio.from_thread.run_sync(ready, trio_token=token)
                 while not stop.is_set():
-                    for note in conn.notifies(timeout=POLL_SECONDS):
-                        trio.from_thread.run(
-                            self._send.send, (note.channel, note.payload), trio_token=token
-                        )
+                    # One hop into Trio per read from the socket, not per message: a busy
+                    # loop takes a while to answer each hop, and the messages behind it
+                    # (events, requests, replies) would queue up in PostgreSQL.
+                    batch = [
+                        (note.channel, note.payload)
+                        for note in conn.notifies(timeout=POLL_SECONDS, stop_after=1)
+                    ]
+                    if batch:
+                        trio.from_thread.run(self._send.send, batch, trio_token=token)
         except psycopg.Error as exc:
             raise StoreError(f"listening on PostgreSQL failed: {exc}", transient=True) from exc
         except (trio.RunFinishedError, trio.Cancelled, trio.ClosedResourceError):
@@ -145,8 +150,9 @@ class Listener:
 
     async def _dispatch(self) -> None:
         reassembly = Reassembly()
-        async for channel_name, payload in self._receive:
-            message = reassembly.add(payload)
-            handler = self._handlers.get(channel_name)
-            if message is not None and handler is not None:
-                handler(message)
+        async for batch in self._receive:
+            for channel_name, payload in batch:
+                message = reassembly.add(payload)
+                handler = self._handlers.get(channel_name)
+                if message is not None and handler is not None:
+                    handler(message)

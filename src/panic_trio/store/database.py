@@ -66,8 +66,8 @@ def create_db_engine(url: str) -> Engine:
             create_private_file(Path(database).expanduser())
             kwargs.update(pool_size=POOL_SIZE, max_overflow=0)
     else:
-        # One more than the write and read seams use: the control seam (leases).
-        kwargs.update(pool_size=POOL_SIZE + 1, max_overflow=0, pool_pre_ping=True)
+        # Two more than the write and read seams use: the control and renewal seams.
+        kwargs.update(pool_size=POOL_SIZE + 2, max_overflow=0, pool_pre_ping=True)
     try:
         engine = create_engine(parsed, **kwargs)
     except (ModuleNotFoundError, ArgumentError) as exc:

@@ -2,11 +2,25 @@
 
 A lease is a ``runner_leases`` row ``(network_id, owner, epoch, expires_at)``.
 Taking a network bumps ``epoch`` (the fencing token); its owner renews
-``expires_at`` while it lives; every write of a run locks the row for share
-and checks that the epoch is still the writer's, in the same transaction, so
-a takeover (which updates the row) and a late write are ordered by the row
-lock and the late write is refused. Expiry uses the database's clock, so the
-processes' clocks never need to agree.
+``expires_at`` while it lives; every write of a run checks, in the same
+transaction, that the epoch is still the writer's. Expiry uses the
+database's clock, so the processes' clocks never need to agree.
+
+The row locks are chosen so that renewals and run writes never wait for each
+other, while a takeover and a late write are still ordered (PostgreSQL's
+row-lock conflict table):
+
+- a run write locks the row ``FOR KEY SHARE``;
+- a renewal or a release is an ``UPDATE`` of ``expires_at`` only, which takes
+  ``FOR NO KEY UPDATE``: no conflict with ``FOR KEY SHARE`` either way;
+- a takeover locks the expired row ``FOR UPDATE`` (conflicts with
+  ``FOR KEY SHARE``) before it bumps the epoch: it waits for a write in
+  flight, and a write that comes later waits for it, then finds the new epoch
+  and is refused.
+
+A ``FOR SHARE`` fence (the first design) conflicted with the renewal's
+``UPDATE``: a process's renewal waited on its own run writes, and its writes
+on its renewal.
 """
 
 from __future__ import annotations
@@ -47,7 +61,7 @@ def fenced(conn: Connection, fence: Fence | None, fn: Callable[..., T], *args: A
         held = conn.execute(
             select(_L.c.epoch)
             .where(_L.c.network_id == fence.network_id, _L.c.epoch == fence.epoch)
-            .with_for_update(read=True)
+            .with_for_update(read=True, key_share=True)
         ).first()
         if held is None:
             raise LeaseLost(
@@ -57,14 +71,29 @@ def fenced(conn: Connection, fence: Fence | None, fn: Callable[..., T], *args: A
     return fn(conn, *args)
 
 
-_TAKE = text(
+_INSERT = text(
     """
     INSERT INTO runner_leases (network_id, owner, epoch, expires_at)
     VALUES (:network, :owner, 1, now() + make_interval(secs => :seconds))
-    ON CONFLICT (network_id) DO UPDATE
-       SET owner = EXCLUDED.owner, epoch = runner_leases.epoch + 1,
-           expires_at = EXCLUDED.expires_at
-     WHERE runner_leases.expires_at <= now()
+    ON CONFLICT (network_id) DO NOTHING
+    RETURNING epoch
+    """
+)
+# Locks the row only if it expired (a live owner's row is not touched), and
+# FOR UPDATE: it waits for the old owner's write in flight (FOR KEY SHARE).
+_LOCK_EXPIRED = text(
+    """
+    SELECT epoch FROM runner_leases
+     WHERE network_id = :network AND expires_at <= now()
+       FOR UPDATE
+    """
+)
+_TAKE_OVER = text(
+    """
+    UPDATE runner_leases
+       SET owner = :owner, epoch = epoch + 1,
+           expires_at = now() + make_interval(secs => :seconds)
+     WHERE network_id = :network
     RETURNING epoch
     """
 )
@@ -78,12 +107,13 @@ _HOLDER = text(
 
 def take(conn: Connection, network_id: int, owner: str, seconds: float) -> Fence | Holder:
     """Take the network if its lease is free or expired; else say who holds it."""
-    epoch = conn.execute(
-        _TAKE, {"network": network_id, "owner": owner, "seconds": seconds}
-    ).scalar()
+    params = {"network": network_id, "owner": owner, "seconds": seconds}
+    epoch = conn.execute(_INSERT, params).scalar()
+    if epoch is None and conn.execute(_LOCK_EXPIRED, params).first() is not None:
+        epoch = conn.execute(_TAKE_OVER, params).scalar()
     if epoch is not None:
         return Fence(network_id, int(epoch))
-    row = conn.execute(_HOLDER, {"network": network_id}).one()
+    row = conn.execute(_HOLDER, params).one()
     return Holder(row.owner, row.expires_at, max(0.0, float(row.left_)))
 
 

@@ -58,6 +58,8 @@ class Store:
         self.reads = ThreadSeam("db-reads", 4, inline=inline)
         # Leases and messages between processes: never queued behind a busy engine's writes.
         self.control = ThreadSeam("db-control", 1, inline=inline)
+        # Lease renewals: never queued behind a burst of claims or forwarded requests.
+        self.renewals = ThreadSeam("db-renewals", 1, inline=inline)
 
     def _transaction(self, fn: Query[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         try:
@@ -73,6 +75,10 @@ class Store:
     async def control_write(self, fn: Query[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(conn, *args)`` in one transaction on the control seam (leases, messages)."""
         return await self.control.run(lambda: self._transaction(fn, *args, **kwargs))
+
+    async def renewal_write(self, fn: Query[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn(conn, *args)`` in one transaction on the renewal seam (its own thread)."""
+        return await self.renewals.run(lambda: self._transaction(fn, *args, **kwargs))
 
     async def read(self, fn: Query[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(conn, *args)`` in one read transaction."""
