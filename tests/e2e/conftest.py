@@ -50,7 +50,9 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @asynccontextmanager
-async def open_ws(url: str) -> AsyncIterator[WebSocketConnection]:
+async def open_ws(
+    url: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> AsyncIterator[WebSocketConnection]:
     """A trio-websocket client whose TCP stream we own and always close.
 
     (trio-websocket 0.12.2 leaves the client socket open after the server
@@ -62,7 +64,9 @@ async def open_ws(url: str) -> AsyncIterator[WebSocketConnection]:
     resource = parts.path + (f"?{parts.query}" if parts.query else "")
     stream = await trio.open_tcp_stream(parts.hostname, parts.port)
     async with stream, trio.open_nursery() as nursery:
-        ws = await wrap_client_stream(nursery, stream, parts.hostname, resource)
+        ws = await wrap_client_stream(
+            nursery, stream, parts.hostname, resource, extra_headers=headers
+        )
         try:
             yield ws
         finally:
