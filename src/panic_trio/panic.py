@@ -36,7 +36,7 @@ from panic_trio.installations import Installations, vestaboard_dispatcher
 from panic_trio.local_media import LocalMedia
 from panic_trio.models.prices import load_prices
 from panic_trio.moderation import Moderation, PromptSource
-from panic_trio.nodes import Backplane, Leases, sole_runner
+from panic_trio.nodes import Backplane, Leases, Relay, sole_runner
 from panic_trio.platform_tokens import TokenMethods
 from panic_trio.platforms.base import Platform
 from panic_trio.platforms.policy import invoke_with_policy
@@ -330,6 +330,14 @@ async def open_panic(
         # to one event bus, made first.
         postgres = store.engine.dialect.name == "postgresql"
         events = Backplane(store, settings.node) if postgres and runs else EventBus()
+        # The installations part's edits, screen requests and viewer counts
+        # reach the other processes through a relay beside the backplane
+        # (the lease keeper runs both on its one listening connection).
+        relay = Relay(store, settings.node) if postgres and runs else None
+        boards = vestaboard_dispatcher(store, resolved, token_for)
+        installations = Installations(store, boards, relay=relay)
+        if relay is not None:
+            relay.carry(installations)
         leases = None
         if postgres:
             backplane = events if isinstance(events, Backplane) else None
@@ -339,8 +347,8 @@ async def open_panic(
                 settings.lease_seconds,
                 settings.database_url,
                 backplane=backplane,
+                relay=relay,
             )
-        boards = vestaboard_dispatcher(store, resolved, token_for)
         async with (
             open_archive(
                 settings, store, local_files=local_files, inline=inline, events=events
@@ -359,7 +367,6 @@ async def open_panic(
                 ownership=leases,
             ) as engine,
         ):
-            installations = Installations(store, boards)
             panic = Panic(
                 settings, store, engine, resolved, cipher, archive, installations, token_sets
             )

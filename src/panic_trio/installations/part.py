@@ -3,7 +3,10 @@
 ``Panic`` composes one :class:`Installations` (``panic.installations``). Every
 write tells the Vestaboard dispatcher to forget the watchers it cached, so an
 edit applies at the next step of a run, and wakes whoever waits in
-:meth:`Installations.changed` (the screens, which reload).
+:meth:`Installations.changed` (the screens, which reload). With several
+processes on one database the part is given a :class:`Relay`: edits,
+requests for the screens and viewer counts reach the other processes too,
+and what they say arrives in :meth:`Installations.heard`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from panic_trio.installations.installation import (
     installation_from_row,
     watchers_json,
 )
+from panic_trio.installations.relay import Relay
+from panic_trio.installations.viewers import VIEWERS, Viewers
 from panic_trio.installations.watchers import Watcher, check_watcher
 from panic_trio.store import installations as queries
 from panic_trio.store.store import Store
@@ -28,6 +33,8 @@ MAX_INSTALLATION_NAME_CHARS: Final = 200
 IDENTIFY_SECONDS: Final = 30.0  # how long a screen shows its own name when asked
 ALL_SCREENS: Final = ""  # a ScreenRequest's watcher when every screen should answer
 SCREEN_REQUESTS: Final = ("identify", "reload", "sound")
+CHANGED: Final = "changed"  # relayed kinds: an installation changed (or every one)
+ASKED: Final = "asked"  # an operator asked the screens
 
 
 class ScreenRequest(NamedTuple):
@@ -40,11 +47,31 @@ class ScreenRequest(NamedTuple):
 class Installations:
     """Installations and watchers of every network (the part's embedding API)."""
 
-    def __init__(self, store: Store, boards: Boards | None = None) -> None:
+    def __init__(
+        self, store: Store, boards: Boards | None = None, *, relay: Relay | None = None
+    ) -> None:
         self._store = store
         self._boards = boards
+        self._relay = relay
         self._changes: dict[int, trio.Event] = {}
         self._requests: dict[int, tuple[trio.Event, list[ScreenRequest]]] = {}
+        self.viewers = Viewers(relay)  # display sockets per watcher, every process's
+
+    def heard(self, node: str, message: dict[str, Any]) -> None:
+        """What another process's installations part said (through the relay)."""
+        kind = message.get("kind")
+        if kind == CHANGED:
+            changed = message.get("installation")
+            self._wake(None if changed is None else int(changed))
+        elif kind == ASKED:
+            asked = ScreenRequest(str(message["request"]), str(message["watcher"]))
+            self._ask(int(message["installation"]), asked)
+        elif kind == VIEWERS:
+            self.viewers.heard(node, message)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """With a relay: announce viewer counts, forget silent processes (until cancelled)."""
+        await self.viewers.run(task_status=task_status)
 
     async def changed(self, installation_id: int) -> None:
         """Return the next time the installation or its watchers change, or it is deleted."""
@@ -85,11 +112,18 @@ class Installations:
         installation = await self.get(installation_id)
         if watcher is not None:
             _watcher_index(installation.watchers, watcher)
+        asked = ScreenRequest(request, ALL_SCREENS if watcher is None else watcher)
+        self._ask(installation_id, asked)
+        if self._relay is not None:
+            self._relay.send({"kind": ASKED, "installation": installation_id, **asked._asdict()})
+        return installation
+
+    def _ask(self, installation_id: int, request: ScreenRequest) -> None:
+        """This process's screens of the installation hear ``request``."""
         waiting, asked = self._requests.pop(installation_id, (None, []))
         if waiting is not None:
-            asked.append(ScreenRequest(request, ALL_SCREENS if watcher is None else watcher))
+            asked.append(request)
             waiting.set()
-        return installation
 
     async def screen_requests(self, installation_id: int) -> list[ScreenRequest]:
         """Wait for the next :meth:`ask_screens` of this installation.
@@ -213,6 +247,12 @@ class Installations:
         return installation_from_row(edited)
 
     def _changed(self, installation_id: int | None) -> None:
+        """Here and in every other process: see :meth:`_wake`."""
+        self._wake(installation_id)
+        if self._relay is not None:
+            self._relay.send({"kind": CHANGED, "installation": installation_id})
+
+    def _wake(self, installation_id: int | None) -> None:
         """Boards forget their cached watchers; waiters wake (``None``: every installation)."""
         if self._boards is not None:
             self._boards.forget()

@@ -8,6 +8,7 @@ see docs/architecture.md.
 
 from panic_trio.nodes.backplane import Backplane
 from panic_trio.nodes.leases import Leases
+from panic_trio.nodes.relay import Relay
 from panic_trio.nodes.sole import sole_runner
 
-__all__ = ["Backplane", "Leases", "sole_runner"]
+__all__ = ["Backplane", "Leases", "Relay", "sole_runner"]

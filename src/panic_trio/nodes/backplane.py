@@ -23,7 +23,7 @@ import trio
 from panic_trio.domain import ACTIVE_STATES, Event, Invocation, RunnerStatus, iso
 from panic_trio.errors import StoreError
 from panic_trio.events import EventBus
-from panic_trio.nodes.listener import channel, notify, payloads
+from panic_trio.nodes.listener import channel, drain, notify, payloads
 from panic_trio.store import bulk
 from panic_trio.store.store import Store
 
@@ -124,7 +124,7 @@ class Backplane(EventBus):
 
     async def _forward(self) -> None:
         async for first in self._outgoing:
-            batch = [first, *_drain(self._outgoing)]
+            batch = [first, *drain(self._outgoing, BATCH - 1)]
             parts = [part for message in batch for part in payloads(message)]
             try:
                 await self._store.write(notify, EVENTS, parts)
@@ -136,7 +136,7 @@ class Backplane(EventBus):
 
     async def _deliver(self) -> None:
         async for first in self._incoming:
-            batch = [first, *_drain(self._incoming)]
+            batch = [first, *drain(self._incoming, BATCH - 1)]
             ids = {
                 key
                 for m in batch
@@ -153,13 +153,3 @@ class Backplane(EventBus):
                 event = expand(message, rows)
                 if event is not None:
                     super().publish(int(message["n"]), event)
-
-
-def _drain(channel: trio.MemoryReceiveChannel[dict[str, Any]]) -> list[dict[str, Any]]:
-    taken: list[dict[str, Any]] = []
-    while len(taken) < BATCH - 1:
-        try:
-            taken.append(channel.receive_nowait())
-        except trio.WouldBlock:
-            break
-    return taken

@@ -24,6 +24,7 @@ from panic_trio.engine.ownership import Keeper
 from panic_trio.errors import OwnerUnreachable, PanicError, StoreError
 from panic_trio.nodes.backplane import EVENTS, Backplane
 from panic_trio.nodes.listener import Handler, Listener
+from panic_trio.nodes.relay import Relay
 from panic_trio.nodes.routing import Router, inbox
 from panic_trio.store import leases as lease_queries
 from panic_trio.store.store import Store
@@ -46,6 +47,7 @@ class Leases:
         database_url: str,
         *,
         backplane: Backplane | None = None,
+        relay: Relay | None = None,
     ) -> None:
         self.node = node
         self._store = store
@@ -55,6 +57,9 @@ class Leases:
         handlers: dict[str, Handler] = {inbox(node): self._router.receive}
         if backplane is not None:
             handlers[EVENTS] = backplane.receive
+        self._relay = relay
+        if relay is not None:
+            handlers[relay.channel] = relay.receive
         self._listener = Listener(database_url, handlers)
         self._held: dict[int, Fence] = {}
         self._valid_until: dict[int, float] = {}
@@ -114,6 +119,8 @@ class Leases:
             self._router.attach(nursery, partial(self._serve, keeper))
             if self._backplane is not None:
                 await nursery.start(self._backplane.run)
+            if self._relay is not None:
+                await nursery.start(self._relay.run)
             await nursery.start(self._listener.run)
             nursery.start_soon(self._keep_renewing, keeper)
             nursery.start_soon(self._keep_adopting, keeper)

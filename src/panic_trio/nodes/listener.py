@@ -57,6 +57,17 @@ def payloads(message: dict[str, Any]) -> list[str]:
     ]
 
 
+def drain(queue: trio.MemoryReceiveChannel[dict[str, Any]], most: int) -> list[dict[str, Any]]:
+    """Up to ``most`` messages already waiting in ``queue`` (a forwarder's next batch)."""
+    taken: list[dict[str, Any]] = []
+    while len(taken) < most:
+        try:
+            taken.append(queue.receive_nowait())
+        except trio.WouldBlock:
+            break
+    return taken
+
+
 def notify(conn: Connection, channel_name: str, parts: list[str]) -> None:
     """Send the parts of one message (a write in the store's seam; delivered at commit)."""
     for part in parts:

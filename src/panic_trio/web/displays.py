@@ -30,24 +30,22 @@ to draw:
 
 Archive rewrites (``archived`` events) are not sent: a screen never
 re-renders or restarts audio because a URL moved. Text tiles carry Markdown
-already rendered and sanitised here. Every open display socket is counted,
-so the installation page can show live viewer numbers.
+already rendered and sanitised here. Every open display socket is counted
+(``panic.installations.viewers``, summed over every process), so the
+installation page and the remote can show live viewer numbers.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import trio
-from quart import Blueprint, Response, current_app, jsonify, render_template
+from quart import Blueprint, Response, jsonify, render_template
 from quart.typing import ResponseReturnValue
 
 from panic_trio.domain import Event, Invocation
 from panic_trio.errors import NotFound
-from panic_trio.installations import Installation
+from panic_trio.installations import Installation, Viewers
 from panic_trio.installations.part import ALL_SCREENS, IDENTIFY_SECONDS
 from panic_trio.installations.watchers import Watcher, screen, screen_sequences, slot_for
 from panic_trio.security.tokens import identity_row_id
@@ -60,49 +58,14 @@ from panic_trio.web.signs import qr_data_uri, scan_url
 from panic_trio.web.sockets import Session, open_socket
 from panic_trio.web.state import WebState, web_state
 
-VIEWERS: Final = "panic_viewers"
 IDLE_STATES: Final = frozenset({"idle", "failed"})  # no run going: screens invite a prompt
 
 bp = Blueprint("displays", __name__)
 
 
-class Viewers:
-    """How many display sockets watch each watcher, with a change signal."""
-
-    def __init__(self) -> None:
-        self._counts: Counter[tuple[int, str]] = Counter()
-        self._changed = trio.Event()
-
-    def counts(self, installation: Installation) -> dict[str, int]:
-        """Viewers per watcher name of ``installation`` (0 for unwatched ones)."""
-        return {w.name: self._counts[(installation.id, w.name)] for w in installation.watchers}
-
-    @contextmanager
-    def track(self, installation_id: int, name: str) -> Iterator[None]:
-        """Count one viewer for the duration of the block."""
-        self._counts[(installation_id, name)] += 1
-        self._signal()
-        try:
-            yield
-        finally:
-            self._counts[(installation_id, name)] -= 1
-            self._signal()
-
-    async def changes(self) -> AsyncIterator[None]:
-        """Yields now and after every change (coalesced if the reader is slow)."""
-        while True:
-            changed = self._changed
-            yield
-            await changed.wait()
-
-    def _signal(self) -> None:
-        self._changed.set()
-        self._changed = trio.Event()
-
-
 def viewers() -> Viewers:
-    """The app's viewer registry (created on first use)."""
-    return cast(Viewers, current_app.extensions.setdefault(VIEWERS, Viewers()))
+    """The viewer counts of every process (the installations part keeps them)."""
+    return web_state().panic.installations.viewers
 
 
 def tile(invocation: Invocation, base_url: str) -> dict[str, Any]:
@@ -354,9 +317,12 @@ async def viewers_socket(installation_id: int) -> Response | None:
 
     async def push(session: Session, *, task_status: trio.TaskStatus[None]) -> None:
         task_status.started()
+        sent = None
         async for _ in registry.changes():
             counts = registry.counts(installation)
-            await session.send(dumps({"type": "viewers", "counts": counts}))
+            if counts != sent:  # another installation's change, or a count said again
+                await session.send(dumps({"type": "viewers", "counts": counts}))
+                sent = counts
 
     await open_socket(push)
     return None
