@@ -262,6 +262,14 @@ class Panic(RunMethods, TokenMethods, UserMethods):
         """The clock rows are stamped with (UTC; tests may move it)."""
         return self.store.now()
 
+    def dropped_between_processes(self) -> int:
+        """Events and screen messages not carried to the other processes on the database.
+
+        Lossy like every fan-out (a full queue, a failed ``NOTIFY``): screens
+        catch up with the next event. Always 0 with one process.
+        """
+        return self.events.dropped + self.installations.dropped
+
     def media_file(self, url: str) -> Path | None:
         """The file behind one of this server's media URLs (dummy outputs, local archive)."""
         return self._media(url)

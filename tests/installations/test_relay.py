@@ -24,6 +24,7 @@ class Wire:
         self.node = node
         self.other: Installations | None = None
         self.sent: list[dict[str, Any]] = []
+        self.dropped = 0
 
     def send(self, message: dict[str, Any]) -> None:
         self.sent.append(message)

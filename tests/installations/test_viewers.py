@@ -23,6 +23,7 @@ class Sent:
 
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
+        self.dropped = 0
 
     def send(self, message: dict[str, Any]) -> None:
         self.messages.append(message)

@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from panic_trio import Panic, open_panic
 from panic_trio.domain import Event, Invocation, InvocationState, RunnerStatus, utc_now
 from panic_trio.operations import Metrics
+from tests.conftest import POSTGRES_URL, fresh_postgres_database
 from tests.operations.conftest import GUARD, ops_settings, until
 from tests.runs import completed_at_least, start_and_wait
 
@@ -152,3 +153,19 @@ async def test_event_loop_lag_is_measured(panic: Panic) -> None:
             await until(lambda: value(scrape(metrics), "panic_event_loop_lag_seconds") > 0.2)
         nursery.cancel_scope.cancel()
     assert value(scrape(metrics), "panic_event_loop_lag_distribution_seconds_count") >= 1
+
+
+async def test_messages_not_carried_to_other_processes_are_counted(
+    panic: Panic, tmp_path: Path
+) -> None:
+    assert value(scrape(Metrics(panic)), "panic_node_messages_dropped_total") == 0  # one process
+    if POSTGRES_URL is None:
+        pytest.skip("PT_TEST_POSTGRES_URL is not set (scripts/test sets it)")
+    settings = ops_settings(tmp_path / "pg", database_url=fresh_postgres_database())
+    async with open_panic(settings) as several:
+        status = RunnerStatus()
+        for _ in range(6000):  # no checkpoint: the forwarder cannot drain its queue meanwhile
+            several.events.publish(1, Event(kind="status", invocation=None, status=status))
+        dropped = several.dropped_between_processes()
+        assert 6000 - 4097 <= dropped <= 6000 - 4096  # the queue's 4,096, and one taken at once
+        assert value(scrape(Metrics(several)), "panic_node_messages_dropped_total") == dropped

@@ -57,6 +57,11 @@ class Installations:
         self._requests: dict[int, tuple[trio.Event, list[ScreenRequest]]] = {}
         self.viewers = Viewers(relay)  # display sockets per watcher, every process's
 
+    @property
+    def dropped(self) -> int:
+        """Messages for the other processes' screens that were lost (lossy, like all fan-out)."""
+        return 0 if self._relay is None else self._relay.dropped
+
     def heard(self, node: str, message: dict[str, Any]) -> None:
         """What another process's installations part said (through the relay)."""
         kind = message.get("kind")

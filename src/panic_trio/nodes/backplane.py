@@ -93,7 +93,6 @@ class Backplane(EventBus):
     def __init__(self, store: Store, node: str) -> None:
         super().__init__()
         self.node = node
-        self.dropped = 0  # events not sent or not delivered because a queue was full
         self._store = store
         self._out, self._outgoing = trio.open_memory_channel[dict[str, Any]](QUEUE)
         self._in, self._incoming = trio.open_memory_channel[dict[str, Any]](QUEUE)

@@ -102,6 +102,11 @@ class _Live(Collector):
                     value=backups.last_at.timestamp(),
                 )
         yield CounterMetricFamily(
+            "panic_node_messages_dropped",
+            "Events and screen messages not carried to the other processes on the database.",
+            value=panic.dropped_between_processes(),
+        )
+        yield CounterMetricFamily(
             "panic_metrics_events_dropped",
             "Engine events this exporter lost because it fell behind.",
             value=m.dropped(),
