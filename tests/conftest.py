@@ -93,11 +93,18 @@ def fresh_postgres_database() -> str:
     return POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
 
 
+@pytest.fixture
+def postgres_url() -> str:
+    """A fresh database on the PostgreSQL cluster scripts/test starts (skipped without one,
+    which scripts/test turns into a failure)."""
+    if POSTGRES_URL is None:
+        pytest.skip("PT_TEST_POSTGRES_URL is not set (scripts/test sets it)")
+    return fresh_postgres_database()
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each store test runs on SQLite and on PostgreSQL (when scripts/test started one)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
-    if POSTGRES_URL is None:
-        pytest.skip("PT_TEST_POSTGRES_URL is not set (scripts/test sets it)")
-    return fresh_postgres_database()
+    return str(request.getfixturevalue("postgres_url"))

@@ -22,7 +22,6 @@ from panic_trio import Settings, open_panic
 from panic_trio.domain import Invocation
 from panic_trio.store import leases
 from panic_trio.store.store import Store, open_store
-from tests.conftest import POSTGRES_URL, fresh_postgres_database
 from tests.e2e.conftest import free_port
 from tests.fakes.calls import CallLog
 
@@ -128,21 +127,18 @@ class Cluster:
 
 
 @pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
-    if POSTGRES_URL is None:
-        pytest.skip("PT_TEST_POSTGRES_URL is not set (scripts/test sets it)")
+async def cluster(tmp_path: Path, postgres_url: str) -> AsyncIterator[Cluster]:
     calls = CallLog(CALL_SECONDS)
     async with trio.open_nursery() as nursery:
         await calls.start(nursery)
-        url = fresh_postgres_database()
         async with (
-            open_store(url) as store,
+            open_store(postgres_url) as store,
             open_panic(
-                Settings(database_url=url, data_dir=tmp_path / "data", secret_key=SECRET),
+                Settings(database_url=postgres_url, data_dir=tmp_path / "data", secret_key=SECRET),
                 runs=False,
             ) as panic,
         ):
-            found = Cluster(url, calls, tmp_path, store)
+            found = Cluster(postgres_url, calls, tmp_path, store)
             owner = await panic.create_user("nodes@example.org", PASSWORD)
             network = await panic.create_network(
                 owner.id, "nodes", models=["dummy-t2t"], lockout_seconds=60

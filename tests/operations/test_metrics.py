@@ -15,7 +15,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from panic_trio import Panic, open_panic
 from panic_trio.domain import Event, Invocation, InvocationState, RunnerStatus, utc_now
 from panic_trio.operations import Metrics
-from tests.conftest import POSTGRES_URL, fresh_postgres_database
 from tests.operations.conftest import GUARD, ops_settings, until
 from tests.runs import completed_at_least, start_and_wait
 
@@ -155,13 +154,14 @@ async def test_event_loop_lag_is_measured(panic: Panic) -> None:
     assert value(scrape(metrics), "panic_event_loop_lag_distribution_seconds_count") >= 1
 
 
+async def test_one_process_loses_no_messages_between_processes(panic: Panic) -> None:
+    assert value(scrape(Metrics(panic)), "panic_node_messages_dropped_total") == 0
+
+
 async def test_messages_not_carried_to_other_processes_are_counted(
-    panic: Panic, tmp_path: Path
+    postgres_url: str, tmp_path: Path
 ) -> None:
-    assert value(scrape(Metrics(panic)), "panic_node_messages_dropped_total") == 0  # one process
-    if POSTGRES_URL is None:
-        pytest.skip("PT_TEST_POSTGRES_URL is not set (scripts/test sets it)")
-    settings = ops_settings(tmp_path / "pg", database_url=fresh_postgres_database())
+    settings = ops_settings(tmp_path, database_url=postgres_url)
     async with open_panic(settings) as several:
         status = RunnerStatus()
         for _ in range(6000):  # no checkpoint: the forwarder cannot drain its queue meanwhile

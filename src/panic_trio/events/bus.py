@@ -38,9 +38,11 @@ class EventBus:
         self._hubs: dict[int, Broadcast[Event]] = {}
         self._statuses: dict[int, RunnerStatus] = {}
         self._observers: list[Callable[[int, Event], None]] = []
-        # Events not carried to the other processes (a Backplane's queues full or a
-        # send failed); a bus of one process has no others, so it stays 0.
-        self.dropped = 0
+
+    @property
+    def dropped(self) -> int:
+        """Events not carried between processes (a ``Backplane``'s); one process has no others."""
+        return 0
 
     def observe(self, observer: Callable[[int, Event], None]) -> None:
         """Call ``observer`` with every event delivered here, this process's and

@@ -21,7 +21,10 @@ __all__ = ["Relay"]
 class Relay(Protocol):
     """Sends this process's messages to every other process (never back to this one)."""
 
-    dropped: int  # messages lost: a full queue, a failed send, an unreadable one heard
+    @property
+    def dropped(self) -> int:
+        """Messages lost: a full queue, a failed send, an unreadable one heard."""
+        ...
 
     def send(self, message: dict[str, Any]) -> None:
         """Queue ``message`` (JSON-able, small) for the others; never waits, may drop it."""

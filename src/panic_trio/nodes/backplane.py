@@ -23,7 +23,8 @@ import trio
 from panic_trio.domain import ACTIVE_STATES, Event, Invocation, RunnerStatus, iso
 from panic_trio.errors import StoreError
 from panic_trio.events import EventBus
-from panic_trio.nodes.listener import channel, drain, notify, payloads
+from panic_trio.nodes.listener import channel, drain
+from panic_trio.nodes.outbox import Outbox
 from panic_trio.store import bulk
 from panic_trio.store.store import Store
 
@@ -94,16 +95,19 @@ class Backplane(EventBus):
         super().__init__()
         self.node = node
         self._store = store
-        self._out, self._outgoing = trio.open_memory_channel[dict[str, Any]](QUEUE)
+        self._outbox = Outbox(store, EVENTS, queue=QUEUE, batch=BATCH)
+        self._undelivered = 0  # heard, but the queue was full or their rows unreadable
         self._in, self._incoming = trio.open_memory_channel[dict[str, Any]](QUEUE)
+
+    @property
+    def dropped(self) -> int:
+        """Events not sent to the other processes, or heard from them and not delivered."""
+        return self._outbox.dropped + self._undelivered
 
     def publish(self, network_id: int, event: Event) -> None:
         """Deliver here at once, and queue the event for the other processes."""
         super().publish(network_id, event)
-        try:
-            self._out.send_nowait(compact(self.node, network_id, event))
-        except trio.WouldBlock:
-            self.dropped += 1
+        self._outbox.put(compact(self.node, network_id, event))
 
     def receive(self, message: dict[str, Any]) -> None:
         """A message on the events channel (from the listener): deliver it soon."""
@@ -112,26 +116,14 @@ class Backplane(EventBus):
         try:
             self._in.send_nowait(message)
         except trio.WouldBlock:
-            self.dropped += 1
+            self._undelivered += 1
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The forwarder and the deliverer, until cancelled."""
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._forward)
+            nursery.start_soon(self._outbox.run)
             nursery.start_soon(self._deliver)
             task_status.started()
-
-    async def _forward(self) -> None:
-        async for first in self._outgoing:
-            batch = [first, *drain(self._outgoing, BATCH - 1)]
-            parts = [part for message in batch for part in payloads(message)]
-            try:
-                await self._store.write(notify, EVENTS, parts)
-            except StoreError as exc:
-                self.dropped += len(batch)
-                logger.warning(
-                    "could not send %s events to the other processes: %s", len(batch), exc
-                )
 
     async def _deliver(self) -> None:
         async for first in self._incoming:
@@ -145,7 +137,7 @@ class Backplane(EventBus):
             try:
                 rows = await self._store.read(bulk.by_ids, sorted(ids))
             except StoreError as exc:
-                self.dropped += len(batch)
+                self._undelivered += len(batch)
                 logger.warning("could not read %s events' invocations: %s", len(batch), exc)
                 continue
             for message in batch:

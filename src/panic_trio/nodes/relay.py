@@ -18,8 +18,8 @@ from typing import Any, Final, Protocol
 
 import trio
 
-from panic_trio.errors import StoreError
-from panic_trio.nodes.listener import channel, drain, notify, payloads
+from panic_trio.nodes.listener import channel
+from panic_trio.nodes.outbox import Outbox
 from panic_trio.store.store import Store
 
 logger = logging.getLogger(__name__)
@@ -48,10 +48,14 @@ class Relay:
 
     def __init__(self, store: Store, node: str) -> None:
         self.node = node
-        self.dropped = 0  # messages lost: a full queue, a failed send, an unreadable one heard
-        self._store = store
+        self._outbox = Outbox(store, SCREENS, queue=QUEUE, batch=BATCH)
+        self._unreadable = 0
         self._part: Relayed | None = None
-        self._in, self._out = trio.open_memory_channel[dict[str, Any]](QUEUE)
+
+    @property
+    def dropped(self) -> int:
+        """Messages lost: a full queue, a failed send, an unreadable one heard."""
+        return self._outbox.dropped + self._unreadable
 
     def carry(self, part: Relayed) -> None:
         """Hand what others say to ``part``, and run its work beside the forwarder."""
@@ -59,10 +63,7 @@ class Relay:
 
     def send(self, message: dict[str, Any]) -> None:
         """Queue ``message`` for every other process; never waits (full: dropped)."""
-        try:
-            self._in.send_nowait({**message, "from": self.node})
-        except trio.WouldBlock:
-            self.dropped += 1
+        self._outbox.put({**message, "from": self.node})
 
     def receive(self, message: dict[str, Any]) -> None:
         """A message on the channel (from the listener): the part hears it, unless it is ours."""
@@ -72,25 +73,13 @@ class Relay:
         try:
             self._part.heard(str(sender), message)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            self.dropped += 1
+            self._unreadable += 1
             logger.warning("ignored a message from %s that could not be read: %r", sender, exc)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The forwarder, and the part's own work, until cancelled."""
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._forward)
+            nursery.start_soon(self._outbox.run)
             if self._part is not None:
                 await nursery.start(self._part.run)
             task_status.started()
-
-    async def _forward(self) -> None:
-        async for first in self._out:
-            batch = [first, *drain(self._out, BATCH - 1)]
-            parts = [part for message in batch for part in payloads(message)]
-            try:
-                await self._store.write(notify, SCREENS, parts)
-            except StoreError as exc:
-                self.dropped += len(batch)
-                logger.warning(
-                    "could not send %s messages to the other processes: %s", len(batch), exc
-                )
