@@ -30,25 +30,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from datetime import UTC, datetime
-from functools import partial
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import trio
-from trio_websocket import (
-    ConnectionClosed,
-    WebSocketConnection,
-    WebSocketRequest,
-    open_websocket_url,
-    serve_websocket,
-)
 
 ROOT = Path(__file__).resolve().parents[2]
+PEERS = Path(__file__).resolve().parent / "peers"  # the other processes' programs
 SECRET = "benchmark secret key, long enough"
-BUFFER = 64  # the app's per-socket event buffer (events.broadcast.DEFAULT_BUFFER)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -61,192 +52,6 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError("no VmRSS")
-
-
-# The viewers' process -------------------------------------------------------
-
-
-async def viewers(url: str, count: int, seconds: float) -> None:
-    """``count`` clients; prints "ready" once all are connected, then results after ``seconds``."""
-    latencies: list[float] = []
-    frames = 0
-    size = 0
-    sizes: list[int] = []
-    completed = 0
-    connected = 0
-    steps: dict[str, list[float]] = {}  # a step's stamp: first and last arrival, count
-    ready = trio.Event()
-    handshakes = trio.Semaphore(50)  # a listen backlog of 100 drops a thousand SYNs at once
-
-    async def client() -> None:
-        await handshakes.acquire()
-        waiting = True
-        try:
-            async with open_websocket_url(url, message_queue_size=64, connect_timeout=120) as ws:
-                handshakes.release()
-                waiting = False
-                await watch(ws)
-        except ConnectionClosed:
-            pass
-        finally:
-            if waiting:
-                handshakes.release()
-
-    async def watch(ws: WebSocketConnection) -> None:
-        nonlocal frames, size, completed, connected
-        connected += 1
-        if connected == count:
-            ready.set()
-        while True:
-            text = await ws.get_message()
-            arrived = time.time()
-            if not ready.is_set():
-                continue
-            frames += 1
-            size += len(text)
-            if len(sizes) < 20_000:
-                sizes.append(len(text))
-            message = json.loads(text)
-            invocation = message.get("invocation")
-            if message["type"] == "invocation" and invocation["state"] == "completed":
-                completed += 1
-                stamp = datetime.fromisoformat(invocation["updated_at"]).timestamp()
-                latencies.append(arrived - stamp)
-                spread = steps.setdefault(invocation["updated_at"], [arrived, arrived, 0])
-                spread[0] = min(spread[0], arrived)
-                spread[1] = max(spread[1], arrived)
-                spread[2] += 1
-
-    async with trio.open_nursery() as nursery:
-        for _ in range(count):
-            nursery.start_soon(client)
-        with trio.fail_after(120):
-            await ready.wait()
-        print("ready", flush=True)
-        await trio.sleep(seconds)
-        nursery.cancel_scope.cancel(reason="measured")
-    result = {
-        "latencies": latencies,
-        "frames": frames,
-        "bytes": size,
-        "completed": completed,
-        "median_frame": statistics.median(sizes) if sizes else 0,
-        "steps": steps,
-    }
-    print(json.dumps(result), flush=True)
-
-
-# The bare server's process --------------------------------------------------
-
-
-async def bare(port: int, count: int, per_step: int, frame_size: int, step: float) -> None:
-    """Once ``count`` clients are connected, ``per_step`` frames every ``step`` seconds."""
-    queues: list[trio.MemorySendChannel[str]] = []
-    all_in = trio.Event()
-
-    async def handler(request: WebSocketRequest) -> None:
-        ws = await request.accept()
-        send, receive = trio.open_memory_channel[str](BUFFER)
-        queues.append(send)
-        if len(queues) == count:
-            all_in.set()
-        with contextlib.suppress(ConnectionClosed):
-            async for text in receive:
-                await ws.send_message(text)
-
-    def frame(completed: bool) -> str:
-        stamp = datetime.now(UTC).isoformat(timespec="microseconds")
-        state = "completed" if completed else "invoking"
-        text = json.dumps(
-            {"type": "invocation", "invocation": {"state": state, "updated_at": stamp, "p": ""}}
-        )
-        pad = max(0, frame_size - len(text))
-        return text.replace('"p": ""', '"p": "' + "x" * pad + '"')
-
-    async with trio.open_nursery() as nursery:
-        await nursery.start(partial(serve_websocket, handler, "127.0.0.1", port, ssl_context=None))
-        await all_in.wait()
-        began = trio.current_time()
-        n = 0
-        while True:
-            for i in range(per_step):
-                text = frame(i == per_step - 1)
-                for queue in queues:
-                    with contextlib.suppress(trio.WouldBlock, trio.BrokenResourceError):
-                        queue.send_nowait(text)
-            n += 1
-            await trio.sleep_until(began + n * step)
-
-
-# The serve process, probed (--probe) -----------------------------------------
-
-
-def probed_serve(out: Path) -> int:
-    """``panic-trio serve`` with its GC pauses, loop lag and long task steps recorded in ``out``.
-
-    Wall-clock times, so they line up with the rows' ``updated_at`` and the
-    viewers' arrivals.
-    """
-    import gc
-
-    from panic_trio.cli import main as cli
-
-    pauses: list[tuple[float, float, int, int]] = []  # began, ms, generation, collected
-    lags: list[tuple[float, float]] = []  # woke, ms late (a 1 ms sleep)
-    long_steps: list[tuple[float, float, str]] = []  # began, ms, task (steps over 2 ms)
-    began = [0.0, 0.0]
-
-    def on_gc(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            began[:] = [time.time(), time.perf_counter()]
-        else:
-            ms = (time.perf_counter() - began[1]) * 1000
-            pauses.append((began[0], ms, info["generation"], info["collected"]))
-
-    class Steps(trio.abc.Instrument):
-        started = 0.0
-
-        def before_task_step(self, task: trio.lowlevel.Task) -> None:
-            self.started = time.perf_counter()
-
-        def after_task_step(self, task: trio.lowlevel.Task) -> None:
-            ms = (time.perf_counter() - self.started) * 1000
-            if ms > 2:
-                long_steps.append((time.time() - ms / 1000, ms, task.name))
-
-    original = trio.run
-
-    def run(fn: Any, *args: Any, **kwargs: Any) -> Any:
-        async def probed() -> Any:
-            async with trio.open_nursery() as nursery:
-
-                async def lag() -> None:
-                    while True:
-                        before = trio.current_time()
-                        await trio.sleep(0.001)
-                        late = trio.current_time() - before - 0.001
-                        lags.append((time.time(), late * 1000))
-
-                nursery.start_soon(lag)
-                result = await fn(*args)
-                nursery.cancel_scope.cancel()
-            return result
-
-        return original(probed, instruments=[Steps()], **kwargs)
-
-    if os.environ.get("FANOUT_UNSETTLED"):  # as before the heap was settled
-        from panic_trio.cli import serve
-
-        serve.settle_heap = lambda: None
-    gc.callbacks.append(on_gc)
-    trio.run = run  # type: ignore[assignment]
-    try:
-        return cli(["serve"])
-    finally:
-        heap = {"frozen": gc.get_freeze_count(), "threshold": gc.get_threshold()}
-        out.write_text(
-            json.dumps({"gc": pauses, "lags": lags, "long_steps": long_steps, "heap": heap})
-        )
 
 
 # The orchestra --------------------------------------------------------------
@@ -296,7 +101,7 @@ async def read_line(process: trio.Process) -> str:
 
 async def viewers_process(url: str, count: int, seconds: float) -> trio.Process:
     return await trio.lowlevel.open_process(
-        [sys.executable, __file__, "viewers", url, str(count), str(seconds)],
+        [sys.executable, str(PEERS / "viewers.py"), url, str(count), str(seconds)],
         stdout=subprocess.PIPE,
     )
 
@@ -327,7 +132,7 @@ async def app_round(
         if profile is not None:
             command[1:1] = ["-m", "pyinstrument", "-r", "text", "-o", str(profile)]
         if probe is not None:
-            command = [sys.executable, __file__, "serve-probed", str(probe)]
+            command = [sys.executable, str(PEERS / "probed_serve.py"), str(probe)]
         server = await trio.lowlevel.open_process(command, env=full_env, cwd=ROOT)
         base = f"http://127.0.0.1:{port}"
         try:
@@ -376,8 +181,7 @@ async def bare_round(
     server = await trio.lowlevel.open_process(
         [
             sys.executable,
-            __file__,
-            "bare",
+            str(PEERS / "bare.py"),
             str(port),
             str(count),
             str(per_step),
@@ -466,15 +270,6 @@ async def measure(
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "viewers":
-        trio.run(viewers, sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
-        return
-    if len(sys.argv) > 1 and sys.argv[1] == "bare":
-        port, count, per_step, size = (int(v) for v in sys.argv[2:6])
-        trio.run(bare, port, count, per_step, size, float(sys.argv[6]))
-        return
-    if len(sys.argv) > 1 and sys.argv[1] == "serve-probed":
-        sys.exit(probed_serve(Path(sys.argv[2])))
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--viewers", type=int, nargs="+", default=[500, 1000])
     parser.add_argument("--rounds", type=int, default=3)
