@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from fnmatch import fnmatchcase
 
@@ -24,6 +23,9 @@ def blocks(patterns: list[str], prompt: str) -> str | None:
     [
         ("bomb", "a BOMB in the sea", True),
         ("bomb", "a bómb in the sea", True),  # accents ignored
+        ("bomb", "a bo\u0301mb in the sea", True),  # ...written as a letter and a mark too
+        ("bo", "a bo\u0301mb in the sea", False),  # a mark is inside its word, not between two
+        ("\u0915", "\u0915\u094d\u0937", False),  # a virama joins a conjunct: one word
         ("bomb", "bombastic prose", False),  # whole words only
         ("bomb", "bomb-shaped cloud", True),  # punctuation separates words
         ("bomb*", "two bombs", True),
@@ -68,7 +70,10 @@ def test_a_pattern_is_kept_folded_and_spaced() -> None:
 
 @given(st.text(max_size=300))
 def test_a_prompt_always_catches_its_own_words(prompt: str) -> None:
-    words = re.findall(r"\w+", prompt)
+    """Its words as the blocklist reads them: a combining mark belongs to its word
+    (``bo`` + U+0301 + ``mb`` is one word, ``bomb``), which ``\\w+`` on the raw text
+    would split in two (the cases above)."""
+    words = blocklist.words_of(prompt)
     if not words or len(words[0]) > 100:
         return
     try:
